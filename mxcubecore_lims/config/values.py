@@ -1,0 +1,210 @@
+"""Typing configuration values by the object's declared model, and secret references.
+
+A value's Python type comes from the ``HOConfig`` field that declares it, not
+from how its text looks: a ``str`` field keeps ``0123`` as ``"0123"``. Only
+undeclared properties (and ``Any`` fields) fall back to a guess: YAML's own
+typing, or mxcubecore's XML coercion, so that mxcubecore objects which read
+undeclared properties with ``get_property`` see what they always saw.
+
+Any text value may instead name where to find it:
+
+* ``${env:NAME}`` - the environment variable ``NAME``;
+* ``${file:PATH}`` - the contents of a file (one trailing newline removed),
+  ``PATH`` relative to the configuration file's directory, ``~`` expanded.
+
+Write ``$${`` for a literal ``${``. Errors name the variable or file, never a
+value, and resolved values are never logged.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import abc
+import os
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, SecretBytes, SecretStr
+
+from mxcubecore_lims.config.spec import RawList, RawMap, RawScalar, RawValue
+from mxcubecore_lims.errors import SecretReferenceError
+
+_REFERENCE = re.compile(r"^\$\{(env|file):([^}]+)\}$")
+_TEXT_TYPES: tuple[type, ...] = (str, SecretStr, SecretBytes, bytes, Path)
+_SCALAR_NON_TEXT_TYPES: tuple[type, ...] = (int, float, bool)
+
+
+class _Undeclared:
+    """Marker annotation: the property is not declared by the model."""
+
+
+UNDECLARED: Any = _Undeclared
+
+
+def resolve_reference(text: str, base_dir: Path, file: Path, line: int, field: str) -> str:
+    """Replaces an ``${env:...}`` or ``${file:...}`` reference by its value.
+
+    Args:
+        text: The value as written.
+        base_dir: Directory that relative file references start from.
+        file: Configuration file, for error messages.
+        line: Line of the value, for error messages.
+        field: Property name, for error messages.
+
+    Returns:
+        The referenced value, the text with ``$${`` unescaped, or the text itself.
+
+    Raises:
+        SecretReferenceError: The variable is unset or the file unreadable.
+    """
+    if text.startswith("$${"):
+        return text[1:]
+    match = _REFERENCE.match(text)
+    if match is None:
+        return text
+    kind, name = match.group(1), match.group(2).strip()
+    if kind == "env":
+        value = os.environ.get(name)
+        if value is None:
+            raise SecretReferenceError(
+                f"environment variable {name} (referenced by '{field}') is not set", file, line, field
+            )
+        return value
+    secret_path = (base_dir / Path(name).expanduser()).resolve()
+    try:
+        content = secret_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SecretReferenceError(
+            f"cannot read file {secret_path} (referenced by '{field}'): {error.__class__.__name__}",
+            file,
+            line,
+            field,
+        ) from None  # the cause may quote file content; keep it out
+    return content[:-1] if content.endswith("\n") else content
+
+
+def shape_value(raw: RawValue, annotation: Any, resolve: Callable[[str, int], str]) -> Any:
+    """Builds the Python value handed to the model for one raw value.
+
+    Args:
+        raw: The value as read from the file.
+        annotation: The declared type, or :data:`UNDECLARED`.
+        resolve: Resolves secret references in a text, given its line.
+
+    Returns:
+        The value for pydantic to validate: raw text where the declared type is
+        textual, the guessed value where it is not or is unknown.
+    """
+    if isinstance(raw, RawScalar):
+        return _shape_scalar(raw, annotation, resolve)
+    if isinstance(raw, RawMap):
+        model = _model_class(annotation)
+        if model is not None:
+            fields = _fields_by_key(model)
+            return {
+                key: shape_value(value, fields.get(key, UNDECLARED), resolve)
+                for key, value in raw.items.items()
+            }
+        item_type = _mapping_value_type(annotation)
+        return {key: shape_value(value, item_type, resolve) for key, value in raw.items.items()}
+    item_type = _sequence_item_type(annotation)
+    return [shape_value(item, item_type, resolve) for item in raw.items]
+
+
+def declared_fields(model: type[BaseModel]) -> dict[str, Any]:
+    """Maps every key a model accepts (name and alias) to its annotation."""
+    return _fields_by_key(model)
+
+
+def _shape_scalar(raw: RawScalar, annotation: Any, resolve: Callable[[str, int], str]) -> Any:
+    if raw.text is None:
+        return None
+    text = resolve(raw.text, raw.line)
+    if text != raw.text:
+        # A resolved reference is text; type it as if it had been written here.
+        if _is_textual(annotation):
+            return text
+        from mxcubecore_lims.config.xml_reader import guess_xml_value
+
+        return guess_xml_value(text)
+    if _is_textual(annotation):
+        if raw.guessed is None and _allows_none(annotation):
+            return None
+        return text
+    return raw.guessed
+
+
+def _args(annotation: Any) -> tuple[Any, ...]:
+    """Union members (or the annotation alone), with Annotated unwrapped."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _args(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        members: list[Any] = []
+        for arg in typing.get_args(annotation):
+            members.extend(_args(arg))
+        return tuple(members)
+    return (annotation,)
+
+
+def _is_textual(annotation: Any) -> bool:
+    """True when a scalar of this type is best given as its text."""
+    if annotation is UNDECLARED or annotation is Any:
+        return False
+    members = [m for m in _args(annotation) if m is not type(None)]
+    textual = False
+    for member in members:
+        origin = typing.get_origin(member)
+        if origin is Literal:
+            if all(isinstance(v, str) for v in typing.get_args(member)):
+                textual = True
+            else:
+                return False
+        elif isinstance(member, type) and issubclass(member, _SCALAR_NON_TEXT_TYPES):
+            return False
+        elif isinstance(member, type) and (
+            issubclass(member, _TEXT_TYPES) or (issubclass(member, enum.Enum) and issubclass(member, str))
+        ):
+            textual = True
+    return textual
+
+
+def _allows_none(annotation: Any) -> bool:
+    return type(None) in _args(annotation)
+
+
+def _model_class(annotation: Any) -> type[BaseModel] | None:
+    for member in _args(annotation):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            return member
+    return None
+
+
+def _mapping_value_type(annotation: Any) -> Any:
+    for member in _args(annotation):
+        origin = typing.get_origin(member)
+        if isinstance(origin, type) and issubclass(origin, abc.Mapping):
+            arguments = typing.get_args(member)
+            return arguments[1] if len(arguments) == 2 else UNDECLARED
+    return UNDECLARED
+
+
+def _sequence_item_type(annotation: Any) -> Any:
+    for member in _args(annotation):
+        origin = typing.get_origin(member)
+        if isinstance(origin, type) and issubclass(origin, (abc.Sequence, abc.Set)):
+            arguments = typing.get_args(member)
+            return arguments[0] if arguments else UNDECLARED
+    return UNDECLARED
+
+
+def _fields_by_key(model: type[BaseModel]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        fields[name] = info.annotation
+        if info.alias:
+            fields[info.alias] = info.annotation
+    return fields

@@ -1,0 +1,136 @@
+"""Reads an mxcubecore YAML hardware-object file into an :class:`ObjectSpec`.
+
+The file has the shape mxcubecore's ``load_from_yaml`` reads::
+
+    class: package.module.ClassName
+    configuration:        # properties
+      key: value
+    objects:              # role: file (with or without extension)
+      session: session.xml
+    tango: {...}          # any other section: control-protocol set-up
+
+The YAML is composed to a node tree rather than loaded, so that every value
+keeps its line and its text as written: a ``str`` property declared by the
+object keeps ``0123`` as ``"0123"`` even though YAML 1.2 reads it as 123.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from mxcubecore_lims.config.spec import ObjectSpec, RawList, RawMap, RawScalar, RawValue, Reference
+from mxcubecore_lims.errors import ConfigSyntaxError, ConfigValueError
+
+_TOP_LEVEL_KEYS = ("class", "configuration", "objects")
+
+
+def _new_yaml() -> YAML:
+    # The same flavour as mxcubecore's loader: safe, pure, YAML 1.2.
+    return YAML(typ="safe", pure=True)
+
+
+def compose_yaml(path: Path, yaml: YAML | None = None) -> Node | None:
+    """Composes a YAML file to a node tree, mapping errors to :class:`ConfigSyntaxError`."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return (yaml or _new_yaml()).compose(stream)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigSyntaxError(f"malformed YAML: {error.problem or error}", path, line) from error
+    except YAMLError as error:
+        raise ConfigSyntaxError(f"malformed YAML: {error}", path) from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigSyntaxError(f"cannot read file: {error}", path) from error
+
+
+def read_yaml(path: Path) -> ObjectSpec:
+    """Reads one YAML hardware-object file.
+
+    Args:
+        path: Absolute path of the file.
+
+    Returns:
+        The object's specification.
+
+    Raises:
+        ConfigSyntaxError: Malformed YAML, a duplicate key, or not a mapping.
+        ConfigValueError: A section has the wrong shape.
+    """
+    yaml = _new_yaml()
+    root = compose_yaml(path, yaml)
+    constructor = yaml.constructor
+    if not isinstance(root, MappingNode):
+        line = root.start_mark.line + 1 if root is not None else None
+        raise ConfigSyntaxError("a hardware-object file must be a YAML mapping", path, line)
+    top = _mapping_items(root, path)
+    class_node = top.get("class")
+    class_path = None
+    if class_node is not None:
+        if not isinstance(class_node, ScalarNode) or not class_node.value:
+            raise ConfigValueError("'class' must be a dotted class path", path, _line(class_node), "class")
+        class_path = class_node.value
+    spec = ObjectSpec(
+        path=path,
+        format="yaml",
+        class_path=class_path,
+        class_line=_line(class_node) if class_node is not None else _line(root),
+    )
+    configuration = top.get("configuration")
+    if configuration is not None and not _is_null(configuration):
+        if not isinstance(configuration, MappingNode):
+            raise ConfigValueError("'configuration' must be a mapping", path, _line(configuration), "configuration")
+        for name, node in _mapping_items(configuration, path).items():
+            spec.properties[name] = _raw(node, path, constructor)
+    objects = top.get("objects")
+    if objects is not None and not _is_null(objects):
+        if not isinstance(objects, MappingNode):
+            raise ConfigValueError("'objects' must be a mapping of role to file", path, _line(objects), "objects")
+        for role, node in _mapping_items(objects, path).items():
+            if not isinstance(node, ScalarNode) or not node.value:
+                raise ConfigValueError(
+                    f"object '{role}' must name a configuration file", path, _line(node), role
+                )
+            spec.references.append(Reference(role, node.value, _line(node)))
+    for key, node in top.items():
+        if key not in _TOP_LEVEL_KEYS:
+            spec.yaml_extra[key] = constructor.construct_object(node, deep=True)
+    return spec
+
+
+def _line(node: Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag.endswith(":null")
+
+
+def _mapping_items(node: MappingNode, path: Path) -> dict[str, Node]:
+    """Mapping entries by key, refusing duplicate and non-scalar keys."""
+    items: dict[str, Node] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, ScalarNode):
+            raise ConfigSyntaxError("mapping keys must be plain names", path, _line(key_node))
+        key = str(key_node.value)
+        if key in items:
+            raise ConfigSyntaxError(f"duplicate key '{key}'", path, _line(key_node))
+        items[key] = value_node
+    return items
+
+
+def _raw(node: Node, path: Path, constructor: Any) -> RawValue:
+    """Converts a node to a raw value that keeps text, typed value and line."""
+    if isinstance(node, MappingNode):
+        items = _mapping_items(node, path).items()
+        return RawMap({k: _raw(v, path, constructor) for k, v in items}, _line(node))
+    if isinstance(node, SequenceNode):
+        return RawList([_raw(item, path, constructor) for item in node.value], _line(node))
+    guessed: Any = constructor.construct_object(node, deep=True)
+    text = None if _is_null(node) and node.style is None else str(node.value)
+    return RawScalar(text, guessed, _line(node))

@@ -1,0 +1,291 @@
+"""The one error hierarchy of mxcubecore-lims.
+
+Every error a user can cause ends in a subclass of :class:`LimsError` whose
+message names the file, line, field or value at fault. Errors carry those
+facts as attributes too, so callers and tests need not parse messages.
+
+Families:
+
+* :class:`LimsConfigError` - configuration files and values.
+* :class:`LimsDataError` - a dict passed in by a collect routine, or a server
+  reply, that does not fit its model.
+* :class:`LimsAuthenticationError` - who you are: wrong credentials, unknown user.
+* :class:`LimsAuthorizationError` - what you may do: no session, not on the
+  investigation.
+* :class:`LimsUnavailableError` - the server could not be reached in time.
+* Per backend: :class:`IspybError`, :class:`IcatError`, :class:`LdapError`.
+
+mxcubecore's own ``LimsMetadataGatherError``, ``LimsMetadataWriteError`` and
+``LimsMetadataUploadError`` are subclassed here together with our root, so
+both ``except`` clauses catch them. They are created on first use, because
+importing mxcubecore has side effects (``sys.path``, logging handlers) that
+the protocol layers must not pay for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "LimsError",
+    # configuration
+    "LimsConfigError",
+    "ConfigSyntaxError",
+    "ConfigFileNotFoundError",
+    "ConfigAmbiguousFileError",
+    "ConfigCycleError",
+    "ConfigClassError",
+    "ConfigInitError",
+    "ConfigValueError",
+    "ConfigUndeclaredPropertyError",
+    "SecretReferenceError",
+    "ConfigProblems",
+    # data
+    "LimsDataError",
+    # access
+    "LimsAuthenticationError",
+    "LimsUnknownUserError",
+    "LimsAuthorizationError",
+    "LimsNoSessionError",
+    "LimsUnavailableError",
+    "LimsNotSupportedError",
+    # backends
+    "IspybError",
+    "IcatError",
+    "LdapError",
+    # mxcubecore's metadata errors, reachable from our root
+    "LimsMetadataGatherError",
+    "LimsMetadataWriteError",
+    "LimsMetadataUploadError",
+]
+
+
+def _where(file: str | Path | None, line: int | None) -> str:
+    """Formats a ``file:line`` prefix, or an empty string when unknown."""
+    if file is None:
+        return ""
+    return f"{file}:{line}: " if line else f"{file}: "
+
+
+class LimsError(Exception):
+    """Root of every error raised by mxcubecore-lims."""
+
+
+# --------------------------------------------------------------------------
+# configuration
+
+
+class LimsConfigError(LimsError, ValueError):
+    """A configuration file or value is wrong.
+
+    Attributes:
+        file: The configuration file at fault, if known.
+        line: The 1-based line in that file, if known.
+        reason: The message without the location prefix.
+    """
+
+    def __init__(
+        self, reason: str, file: str | Path | None = None, line: int | None = None
+    ) -> None:
+        self.reason = reason
+        self.file = str(file) if file is not None else None
+        self.line = line
+        super().__init__(_where(self.file, line) + reason)
+
+
+class ConfigSyntaxError(LimsConfigError):
+    """Malformed XML or YAML."""
+
+
+class ConfigFileNotFoundError(LimsConfigError):
+    """A referenced configuration file exists in no lookup directory.
+
+    Attributes:
+        reference: The name that was looked up.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        file: str | Path | None = None,
+        line: int | None = None,
+        reference: str = "",
+    ) -> None:
+        self.reference = reference
+        super().__init__(reason, file, line)
+
+
+class ConfigAmbiguousFileError(LimsConfigError):
+    """A name exists as both XML and YAML in one lookup directory."""
+
+
+class ConfigCycleError(LimsConfigError):
+    """Objects refer to each other in a cycle.
+
+    Attributes:
+        cycle: The files of the cycle, in reference order, first repeated last.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        file: str | Path | None = None,
+        line: int | None = None,
+        cycle: tuple[str, ...] = (),
+    ) -> None:
+        self.cycle = cycle
+        super().__init__(reason, file, line)
+
+
+class ConfigClassError(LimsConfigError):
+    """A class is missing, cannot be imported, or cannot be constructed."""
+
+
+class ConfigInitError(LimsConfigError):
+    """An object's ``_init()`` or ``init()`` failed while loading."""
+
+
+class ConfigValueError(LimsConfigError):
+    """A property value does not fit the type its object declares.
+
+    Attributes:
+        field: The property name.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        file: str | Path | None = None,
+        line: int | None = None,
+        field: str = "",
+    ) -> None:
+        self.field = field
+        super().__init__(reason, file, line)
+
+
+class ConfigUndeclaredPropertyError(ConfigValueError):
+    """A property its object does not declare (strict mode only)."""
+
+
+class SecretReferenceError(ConfigValueError):
+    """An ``${env:...}`` or ``${file:...}`` reference cannot be resolved.
+
+    The message names the variable or file, never a value.
+    """
+
+
+class ConfigProblems(LimsConfigError):
+    """Several configuration problems found in one pass.
+
+    Attributes:
+        problems: Every problem found, in the order found.
+    """
+
+    def __init__(self, problems: list[LimsConfigError]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  {problem}" for problem in self.problems)
+        super().__init__(f"{len(self.problems)} configuration problem(s):\n{lines}")
+
+
+# --------------------------------------------------------------------------
+# data passed in by collect routines or returned by servers
+
+
+class LimsDataError(LimsError, ValueError):
+    """A dict does not fit its model.
+
+    Attributes:
+        model: The model name (e.g. ``DataCollection``).
+        field: The dotted path of the field at fault, with legacy key names.
+        value: The offending value.
+    """
+
+    def __init__(self, model: str, field: str, value: Any, reason: str) -> None:
+        self.model = model
+        self.field = field
+        self.value = value
+        self.reason = reason
+        shown = repr(value)
+        if len(shown) > 200:
+            shown = shown[:197] + "..."
+        super().__init__(f"{model}.{field}: {reason} (got {shown})")
+
+
+# --------------------------------------------------------------------------
+# access
+
+
+class LimsAuthenticationError(LimsError):
+    """The credentials were refused. Never carries the password."""
+
+
+class LimsUnknownUserError(LimsAuthenticationError):
+    """No such user."""
+
+
+class LimsAuthorizationError(LimsError):
+    """The user is known but may not do this."""
+
+
+class LimsNoSessionError(LimsAuthorizationError):
+    """No session is selectable or active for this action."""
+
+
+class LimsUnavailableError(LimsError):
+    """The LIMS (or authentication server) did not answer in time.
+
+    Attributes:
+        target: What was tried (URL or server URIs), without credentials.
+    """
+
+    def __init__(self, reason: str, target: str = "") -> None:
+        self.target = target
+        super().__init__(f"{reason} ({target})" if target else reason)
+
+
+class LimsNotSupportedError(LimsError, NotImplementedError):
+    """This LIMS object does not offer the operation."""
+
+
+# --------------------------------------------------------------------------
+# backend families
+
+
+class IspybError(LimsError):
+    """ISPyB reported an error."""
+
+
+class IcatError(LimsError):
+    """ICAT reported an error."""
+
+
+class LdapError(LimsError):
+    """The LDAP server reported an error."""
+
+
+# --------------------------------------------------------------------------
+# mxcubecore's metadata errors
+
+_METADATA_ERRORS = (
+    "LimsMetadataGatherError",
+    "LimsMetadataWriteError",
+    "LimsMetadataUploadError",
+)
+_created: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> type:
+    """Creates the mxcubecore metadata error subclasses on first access."""
+    if name not in _METADATA_ERRORS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _created:
+        from mxcubecore.HardwareObjects.abstract import AbstractLims as core_lims
+
+        core_class = getattr(core_lims, name)
+        _created[name] = type(
+            name,
+            (LimsError, core_class),
+            {"__module__": __name__, "__doc__": core_class.__doc__},
+        )
+    return _created[name]

@@ -1,0 +1,1 @@
+"""pytest plugin shipped with mxcubecore-lims (fixtures for emulated LIMS servers)."""
