@@ -171,7 +171,7 @@ class ConfigLoader:
         self.problems: list[LimsConfigError] = []
         self.loaded: dict[Path, LoadedObject] = {}
         self._specs: dict[Path, ObjectSpec] = {}
-        self._failed: set[Path] = set()
+        self.failed: set[Path] = set()
         self._stack: list[tuple[Path, int]] = []
         self._registry: Any = None
 
@@ -243,12 +243,12 @@ class ConfigLoader:
             return None
         if path in self.loaded:
             return self.loaded[path].obj
-        if path in self._failed:
+        if path in self.failed:
             return None
         try:
             return self._build(path, role)
         except LimsConfigError as problem:
-            self._failed.add(path)
+            self.failed.add(path)
             self._report(problem)
             return None
 

@@ -1,0 +1,122 @@
+"""The ``mxcubecore-lims`` command.
+
+Sub-commands:
+
+* ``check DIR`` - report every configuration problem in a directory.
+* ``convert FILE.xml`` - write the equivalent YAML, comments kept.
+* ``demo`` - load the emulated beamline and print its object graph and the
+  state of its LIMS objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from mxcubecore_lims.errors import LimsConfigError
+
+
+def _default_demo_directory() -> Path:
+    """``configuration/demo`` of a source checkout, else of the working directory."""
+    source_tree = Path(__file__).resolve().parents[1] / "configuration" / "demo"
+    return source_tree if source_tree.is_dir() else Path.cwd() / "configuration" / "demo"
+
+
+def _lookup_list(directory: str, extra: Sequence[str] | None) -> list[str]:
+    return [directory, *(extra or [])]
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Prints every problem of a configuration directory; 1 if there is any."""
+    from mxcubecore_lims.config.check import check_directory
+
+    problems = check_directory(args.directory, args.lookup, strict=not args.lax)
+    for problem in problems:
+        print(f"{type(problem).__name__}: {problem}")
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.directory}", file=sys.stderr)
+        return 1
+    print(f"{args.directory}: no problems found")
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    """Writes the YAML equivalent of an XML file to a file or standard output."""
+    from mxcubecore_lims.config.convert import xml_to_yaml
+    from mxcubecore_lims.config.lookup import LookupPath
+
+    source = Path(args.file)
+    lookup = LookupPath([source.parent.resolve(), *(args.lookup or [])])
+    text = xml_to_yaml(source, lookup)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        output = Path(args.output) if args.output else source.with_suffix(".yaml")
+        if output.exists() and not args.force:
+            print(f"{output} exists; use --force to overwrite", file=sys.stderr)
+            return 1
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Loads the emulated beamline and prints what was loaded."""
+    import logging
+
+    from gevent import monkey
+
+    monkey.patch_all(thread=False)
+    if not args.verbose:
+        # mxcubecore logs every queue-entry import at INFO; keep the report readable.
+        logging.getLogger("HWR").setLevel(logging.WARNING)
+    from mxcubecore_lims.demo import describe_beamline, load_demo
+
+    directory = Path(args.config) if args.config else _default_demo_directory()
+    graph = load_demo(directory)
+    try:
+        print(describe_beamline(graph))
+    finally:
+        graph.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Builds the argument parser of the ``mxcubecore-lims`` command."""
+    parser = argparse.ArgumentParser(prog="mxcubecore-lims", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="report every problem in a configuration directory")
+    check.add_argument("directory")
+    check.add_argument("--lookup", action="append", help="further lookup directory (repeatable)")
+    check.add_argument("--lax", action="store_true", help="accept undeclared properties")
+    check.set_defaults(run=run_check)
+
+    convert = commands.add_parser("convert", help="convert an XML hardware-object file to YAML")
+    convert.add_argument("file")
+    convert.add_argument("-o", "--output", help="output file ('-' for standard output; default FILE.yaml)")
+    convert.add_argument("--lookup", action="append", help="further lookup directory (repeatable)")
+    convert.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    convert.set_defaults(run=run_convert)
+
+    demo = commands.add_parser("demo", help="load the emulated beamline and print it")
+    demo.add_argument("--config", help="configuration directory (default: configuration/demo)")
+    demo.add_argument("-v", "--verbose", action="store_true", help="show mxcubecore's INFO log")
+    demo.set_defaults(run=run_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except LimsConfigError as error:
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Reports every configuration problem in a directory, not only the first.
+
+Checking reads every file, resolves every reference, imports every class and
+validates every value against its object's ``HOConfig``, but calls no
+``_init()`` or ``init()``: a check must not talk to hardware or servers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mxcubecore_lims.config.loader import ConfigLoader
+from mxcubecore_lims.config.lookup import ALL_SUFFIXES, LookupPath, file_format
+from mxcubecore_lims.errors import ConfigAmbiguousFileError, LimsConfigError
+
+
+def check_directory(
+    directory: str | Path, extra_lookup: list[str | Path] | None = None, strict: bool = True
+) -> list[LimsConfigError]:
+    """Checks a configuration directory.
+
+    Args:
+        directory: The directory to check; it comes first on the lookup path.
+        extra_lookup: Further lookup directories (not themselves checked file
+            by file, only as reference targets).
+        strict: Report undeclared properties of objects that declare a model.
+
+    Returns:
+        Every problem found, ordered by file and line; empty when all is well.
+    """
+    root = Path(directory).resolve()
+    lookup = LookupPath([root, *(extra_lookup or [])])
+    problems: list[LimsConfigError] = list(_ambiguous_names(root))
+    loader = ConfigLoader(lookup, strict=strict, collect_problems=True, initialise=False)
+    loader.load_beamline(register=False)
+    for path in sorted(_configuration_files(root)):
+        if path not in loader.loaded and path not in loader.failed:
+            loader.load_file(path, path.stem)
+    problems.extend(loader.problems)
+    return _unique_sorted(problems)
+
+
+def _configuration_files(root: Path) -> list[Path]:
+    return [p.resolve() for p in root.rglob("*") if p.is_file() and p.suffix.lower() in ALL_SUFFIXES]
+
+
+def _ambiguous_names(root: Path) -> list[LimsConfigError]:
+    """A name that exists both as XML and as YAML in one directory."""
+    by_stem: dict[Path, list[Path]] = {}
+    for path in _configuration_files(root):
+        by_stem.setdefault(path.with_suffix(""), []).append(path)
+    problems: list[LimsConfigError] = []
+    for stem, paths in sorted(by_stem.items()):
+        if len({file_format(p) for p in paths}) > 1:
+            shown = " and ".join(sorted(p.name for p in paths))
+            problems.append(
+                ConfigAmbiguousFileError(f"'{stem.name}' is ambiguous: {shown} both exist", stem.parent)
+            )
+    return problems
+
+
+def _unique_sorted(problems: list[LimsConfigError]) -> list[LimsConfigError]:
+    seen: set[str] = set()
+    unique = []
+    for problem in problems:
+        if str(problem) not in seen:
+            seen.add(str(problem))
+            unique.append(problem)
+    return sorted(unique, key=lambda p: (p.file or "", p.line or 0))
