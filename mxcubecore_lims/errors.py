@@ -117,7 +117,21 @@ class ConfigFileNotFoundError(LimsConfigError):
 
 
 class ConfigAmbiguousFileError(LimsConfigError):
-    """A name exists as both XML and YAML in one lookup directory."""
+    """A name exists as both XML and YAML in one lookup directory.
+
+    Attributes:
+        candidates: The clashing files.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        file: str | Path | None = None,
+        line: int | None = None,
+        candidates: tuple[str, ...] = (),
+    ) -> None:
+        self.candidates = candidates
+        super().__init__(reason, file, line)
 
 
 class ConfigCycleError(LimsConfigError):

@@ -30,13 +30,15 @@ def check_directory(
     """
     root = Path(directory).resolve()
     lookup = LookupPath([root, *(extra_lookup or [])])
-    problems: list[LimsConfigError] = list(_ambiguous_names(root))
     loader = ConfigLoader(lookup, strict=strict, collect_problems=True, initialise=False)
     loader.load_beamline(register=False)
     for path in sorted(_configuration_files(root)):
         if path not in loader.loaded and path not in loader.failed:
             loader.load_file(path, path.stem)
-    problems.extend(loader.problems)
+    problems: list[LimsConfigError] = list(loader.problems)
+    # A clash nobody references is still a trap for the next reference.
+    reported = {p.candidates for p in problems if isinstance(p, ConfigAmbiguousFileError)}
+    problems.extend(p for p in _ambiguous_names(root) if p.candidates not in reported)
     return _unique_sorted(problems)
 
 
@@ -52,9 +54,14 @@ def _ambiguous_names(root: Path) -> list[LimsConfigError]:
     problems: list[LimsConfigError] = []
     for stem, paths in sorted(by_stem.items()):
         if len({file_format(p) for p in paths}) > 1:
-            shown = " and ".join(sorted(p.name for p in paths))
+            ordered = sorted(paths)
+            shown = " and ".join(p.name for p in ordered)
             problems.append(
-                ConfigAmbiguousFileError(f"'{stem.name}' is ambiguous: {shown} both exist", stem.parent)
+                ConfigAmbiguousFileError(
+                    f"'{stem.name}' is ambiguous: {shown} both exist",
+                    ordered[0],
+                    candidates=tuple(str(p) for p in ordered),
+                )
             )
     return problems
 

@@ -172,7 +172,8 @@ class ConfigLoader:
         self.loaded: dict[Path, LoadedObject] = {}
         self._specs: dict[Path, ObjectSpec] = {}
         self.failed: set[Path] = set()
-        self._stack: list[tuple[Path, int]] = []
+        # Files being built, each with the line of the reference it is following.
+        self._stack: list[list[Any]] = []
         self._registry: Any = None
 
     # ------------------------------------------------------------------ API
@@ -254,7 +255,7 @@ class ConfigLoader:
 
     def _cycle_error(self, path: Path, via: tuple[Path, Reference] | None) -> ConfigCycleError:
         start = next(i for i, (entry, _) in enumerate(self._stack) if entry == path)
-        chain = [f"{entry.name}:{line}" for entry, line in self._stack[start:]]
+        chain = [f"{entry.name}:{line}" for entry, line in self._stack[start:]]  # line of the outgoing reference
         chain.append(path.name)
         referrer, reference = via if via else (path, None)
         return ConfigCycleError(
@@ -280,7 +281,7 @@ class ConfigLoader:
             ) from error
         entry = LoadedObject(name, path, spec, obj)
         self._register(entry, is_top=not self._stack)
-        self._stack.append((path, spec.class_line))
+        self._stack.append([path, spec.class_line])
         try:
             if spec.format == "xml":
                 self._load_references(entry)
@@ -288,7 +289,13 @@ class ConfigLoader:
                 self._configure(entry)
                 self._run(entry, "_init")
             else:
-                self._configure(entry)
+                try:
+                    self._configure(entry)
+                except LimsConfigError:
+                    if self.collect_problems:
+                        # Still look below, so a check reports the contents' problems too.
+                        self._load_references(entry, attach=False)
+                    raise
                 self._run(entry, "_init")
                 self._add_yaml_commands(entry)
                 self._load_references(entry)
@@ -308,15 +315,16 @@ class ConfigLoader:
             # mxcubecore links the beamline before loading its contents.
             HWR.beamline = entry.obj
 
-    def _load_references(self, entry: LoadedObject) -> None:
+    def _load_references(self, entry: LoadedObject, attach: bool = True) -> None:
         for reference in entry.spec.references:
             try:
                 target = self.lookup.find(reference.target, entry.path, reference.line)
             except LimsConfigError as problem:
                 self._report(problem)
                 continue
+            self._stack[-1][1] = reference.line
             child = self._load(target, reference.role, (entry.path, reference))
-            if child is not None:
+            if child is not None and attach:
                 self._attach(entry, reference, child, target)
 
     def _attach(self, entry: LoadedObject, reference: Reference, child: Any, target: Path) -> None:
@@ -371,10 +379,14 @@ class ConfigLoader:
         fields = declared_fields(model) if model.model_fields else {}
         base_dir = spec.path.parent
         values: dict[str, Any] = {}
+        referenced: set[str] = set()  # properties with a resolved ${...}: never shown
         for name, raw in spec.properties.items():
 
             def resolve(text: str, line: int, _name: str = name) -> str:
-                return resolve_reference(text, base_dir, spec.path, line, _name)
+                value = resolve_reference(text, base_dir, spec.path, line, _name)
+                if value != text:
+                    referenced.add(_name)
+                return value
 
             annotation = fields.get(name, UNDECLARED) if fields else UNDECLARED
             try:
@@ -396,7 +408,7 @@ class ConfigLoader:
         try:
             entry.obj._config = model(**values)
         except ValidationError as error:
-            problems = [self._value_problem(spec, detail) for detail in error.errors()]
+            problems = [self._value_problem(spec, detail, referenced) for detail in error.errors()]
             for problem in problems[1:]:
                 self._report(problem)
             raise problems[0] from error
@@ -404,12 +416,13 @@ class ConfigLoader:
             _mirror_xml_properties(entry, values)
 
     @staticmethod
-    def _value_problem(spec: ObjectSpec, detail: Any) -> ConfigValueError:
+    def _value_problem(spec: ObjectSpec, detail: Any, referenced: set[str]) -> ConfigValueError:
         location = tuple(detail.get("loc", ()))
         name = str(location[0]) if location else ""
         dotted = ".".join(str(step) for step in location)
         message = detail.get("msg", "invalid value")
-        if name and not is_secret_name(name) and "input" in detail and location:
+        secret = name in referenced or any(is_secret_name(str(step)) for step in location)
+        if name and not secret and "input" in detail:
             shown = repr(detail["input"])
             message = f"{message} (got {shown[:120]})"
         return ConfigValueError(

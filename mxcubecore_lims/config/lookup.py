@@ -90,7 +90,10 @@ class LookupPath:
         if len(formats) > 1:
             shown = " and ".join(hit.name for hit in hits)
             raise ConfigAmbiguousFileError(
-                f"'{written}' is ambiguous: {shown} both exist in {directory}", referrer, line
+                f"'{written}' is ambiguous: {shown} both exist in {directory}",
+                referrer,
+                line,
+                candidates=tuple(sorted(str(hit) for hit in hits)),
             )
         if suffix in ALL_SUFFIXES:
             return base.resolve()

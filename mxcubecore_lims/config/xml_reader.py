@@ -29,6 +29,7 @@ from mxcubecore_lims.config.spec import ObjectSpec, RawList, RawMap, RawScalar, 
 from mxcubecore_lims.errors import ConfigSyntaxError, ConfigValueError
 
 _REFERENCE_ATTRIBUTES = ("href", "hwrid")
+_HWR_IMPORT_UNSUPPORTED = "<hwr_import> redirection is not supported; reference the target file directly"
 
 
 def guess_xml_value(text: str) -> Any:
@@ -85,6 +86,8 @@ def read_xml(path: Path) -> ObjectSpec:
         ConfigValueError: An element is malformed (e.g. a reference without target).
     """
     root = parse_xml_tree(path).getroot()
+    if root.tag == "hwr_import":
+        raise ConfigValueError(_HWR_IMPORT_UNSUPPORTED, path, root.sourceline, "hwr_import")
     spec = ObjectSpec(
         path=path,
         format="xml",
@@ -96,6 +99,8 @@ def read_xml(path: Path) -> ObjectSpec:
         tag = str(child.tag)
         line = child.sourceline or spec.class_line
         target = next((child.get(a) for a in _REFERENCE_ATTRIBUTES if child.get(a)), None)
+        if tag == "hwr_import":
+            raise ConfigValueError(_HWR_IMPORT_UNSUPPORTED, path, line, tag)
         if target is not None or any(a in child.attrib for a in _REFERENCE_ATTRIBUTES):
             if not target:
                 raise ConfigValueError(f"<{tag}> reference has an empty href", path, line, tag)
@@ -103,13 +108,6 @@ def read_xml(path: Path) -> ObjectSpec:
         elif tag in ("command", "channel") and "name" in child.attrib and "type" in child.attrib:
             entry = ({k: guess_xml_value(v) for k, v in child.attrib.items()}, _text(child))
             (spec.xml_commands if tag == "command" else spec.xml_channels).append(entry)
-        elif tag == "hwr_import":
-            raise ConfigValueError(
-                "<hwr_import> redirection is not supported; reference the file directly",
-                path,
-                line,
-                tag,
-            )
         elif _has_elements(child):
             complex_values.setdefault(tag, []).append(_read_complex(child))
         else:

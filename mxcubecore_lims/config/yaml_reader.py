@@ -68,7 +68,7 @@ def read_yaml(path: Path) -> ObjectSpec:
     if not isinstance(root, MappingNode):
         line = root.start_mark.line + 1 if root is not None else None
         raise ConfigSyntaxError("a hardware-object file must be a YAML mapping", path, line)
-    top = _mapping_items(root, path)
+    top = {key: node for key, (_, node) in _mapping_items(root, path).items()}
     class_node = top.get("class")
     class_path = None
     if class_node is not None:
@@ -85,18 +85,16 @@ def read_yaml(path: Path) -> ObjectSpec:
     if configuration is not None and not _is_null(configuration):
         if not isinstance(configuration, MappingNode):
             raise ConfigValueError("'configuration' must be a mapping", path, _line(configuration), "configuration")
-        for name, node in _mapping_items(configuration, path).items():
-            spec.properties[name] = _raw(node, path, constructor)
+        for name, (key_line, node) in _mapping_items(configuration, path).items():
+            spec.properties[name] = _raw(node, path, constructor, key_line)
     objects = top.get("objects")
     if objects is not None and not _is_null(objects):
         if not isinstance(objects, MappingNode):
             raise ConfigValueError("'objects' must be a mapping of role to file", path, _line(objects), "objects")
-        for role, node in _mapping_items(objects, path).items():
+        for role, (key_line, node) in _mapping_items(objects, path).items():
             if not isinstance(node, ScalarNode) or not node.value:
-                raise ConfigValueError(
-                    f"object '{role}' must name a configuration file", path, _line(node), role
-                )
-            spec.references.append(Reference(role, node.value, _line(node)))
+                raise ConfigValueError(f"object '{role}' must name a configuration file", path, key_line, role)
+            spec.references.append(Reference(role, node.value, key_line))
     for key, node in top.items():
         if key not in _TOP_LEVEL_KEYS:
             spec.yaml_extra[key] = constructor.construct_object(node, deep=True)
@@ -111,26 +109,38 @@ def _is_null(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.tag.endswith(":null")
 
 
-def _mapping_items(node: MappingNode, path: Path) -> dict[str, Node]:
-    """Mapping entries by key, refusing duplicate and non-scalar keys."""
-    items: dict[str, Node] = {}
+def _mapping_items(node: MappingNode, path: Path) -> dict[str, tuple[int, Node]]:
+    """Mapping entries by key as ``(key line, value node)``, refusing duplicate and non-scalar keys.
+
+    The key's line is the one reported: an empty or block value starts on
+    another line than the entry it belongs to.
+    """
+    items: dict[str, tuple[int, Node]] = {}
     for key_node, value_node in node.value:
         if not isinstance(key_node, ScalarNode):
             raise ConfigSyntaxError("mapping keys must be plain names", path, _line(key_node))
         key = str(key_node.value)
         if key in items:
             raise ConfigSyntaxError(f"duplicate key '{key}'", path, _line(key_node))
-        items[key] = value_node
+        items[key] = (_line(key_node), value_node)
     return items
 
 
-def _raw(node: Node, path: Path, constructor: Any) -> RawValue:
-    """Converts a node to a raw value that keeps text, typed value and line."""
+def _raw(node: Node, path: Path, constructor: Any, line: int | None = None) -> RawValue:
+    """Converts a node to a raw value that keeps text, typed value and line.
+
+    Args:
+        node: The value node.
+        path: The file, for errors.
+        constructor: ruamel's constructor, for YAML's own typing.
+        line: The line to report (the key's, for mapping values); default the node's.
+    """
+    line = line if line is not None else _line(node)
     if isinstance(node, MappingNode):
         items = _mapping_items(node, path).items()
-        return RawMap({k: _raw(v, path, constructor) for k, v in items}, _line(node))
+        return RawMap({k: _raw(v, path, constructor, key_line) for k, (key_line, v) in items}, line)
     if isinstance(node, SequenceNode):
-        return RawList([_raw(item, path, constructor) for item in node.value], _line(node))
+        return RawList([_raw(item, path, constructor) for item in node.value], line)
     guessed: Any = constructor.construct_object(node, deep=True)
     text = None if _is_null(node) and node.style is None else str(node.value)
-    return RawScalar(text, guessed, _line(node))
+    return RawScalar(text, guessed, line)
