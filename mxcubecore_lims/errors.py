@@ -223,7 +223,8 @@ class LimsDataError(LimsError, ValueError):
         shown = repr(value)
         if len(shown) > 200:
             shown = shown[:197] + "..."
-        super().__init__(f"{model}.{field}: {reason} (got {shown})")
+        where = f"{model}.{field}" if field else model
+        super().__init__(f"{where}: {reason} (got {shown})")
 
 
 # --------------------------------------------------------------------------

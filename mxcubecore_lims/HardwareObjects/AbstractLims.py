@@ -38,7 +38,23 @@ from mxcubecore import HardwareRepository as HWR
 from mxcubecore.HardwareObjects.abstract import AbstractLims as core_abstract_lims
 
 from mxcubecore_lims.errors import LimsConfigError, LimsNoSessionError, LimsNotSupportedError
+from mxcubecore_lims.model import (
+    BeamlineSetup,
+    DataCollection,
+    DataCollectionGroup,
+    EnergyScan,
+    EnergyScanSampleAssociation,
+    Image,
+    RobotAction,
+    Sample,
+    SampleUpdate,
+    Workflow,
+    XfeSpectrum,
+)
 from mxcubecore_lims.model.session import Lims, LimsSessionManager, LimsUser, Session
+
+LegacyDict = Dict[str, Any]
+Id = Optional[int]
 
 __all__ = ["AbstractLims"]
 
@@ -70,10 +86,8 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         # mxcubecore's AbstractLims.init reads HWR.beamline.session directly and
         # fails when the LIMS object is loaded before the session; ours defers.
         super(core_abstract_lims.AbstractLims, self).init()
-        try:
-            self._beamline_name = self._session_object().beamline_name
-        except LimsConfigError:
-            log.debug("%s: beamline name resolved on first use", self.name)
+        if self.beamline_name == "unknown":
+            log.debug("%s: no session object yet; beamline name resolved on first use", self.name)
 
     def _session_object(self) -> Any:
         """The ``session`` role object, else ``HWR.beamline.session``.
@@ -92,9 +106,16 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
 
     @property
     def beamline_name(self) -> str:
-        """Name of this beamline, from the session object."""
+        """Name of this beamline, from the session object; ``"unknown"`` until there is one.
+
+        A property that never raises: mxcubecore's ``init()`` reads every
+        attribute of the object, before the session may have loaded.
+        """
         if self._beamline_name is None:
-            self._beamline_name = self._session_object().beamline_name
+            try:
+                self._beamline_name = self._session_object().beamline_name
+            except LimsConfigError:
+                return "unknown"
         return self._beamline_name
 
     @beamline_name.setter
@@ -243,7 +264,11 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         sessions = self.get_shared_sessions()
         previous = self.session_manager.sessions or []
         self.session_manager.sessions = sessions
-        if [s.model_dump() for s in sessions] != [s.model_dump() for s in previous]:
+        # exclude_unset: Session fills unset start/end datetimes with now(), which
+        # would make every recomputation look like a change.
+        if [s.model_dump(exclude_unset=True) for s in sessions] != [
+            s.model_dump(exclude_unset=True) for s in previous
+        ]:
             self.emit("sessionsChanged", (sessions,))
 
     def get_active_session(self) -> Optional[Session]:
@@ -321,3 +346,227 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         end = datetime.fromisoformat(str(end_date)).date()
         today = check_time or datetime.utcnow().date()
         return begin <= today <= end
+
+    # ------------------------------------------------------------- samples
+
+    def get_samples(self, lims_name: str) -> List[LegacyDict]:
+        """Sample dicts of the active session from the LIMS named.
+
+        The returned dicts are kept in :attr:`samples` as they are: mxcubeweb
+        renames ``sampleId`` to ``limsID`` in place, and
+        :meth:`find_sample_by_sample_id` must see that.
+
+        Args:
+            lims_name: One of the names :meth:`get_lims_name` returns.
+        """
+        self.samples = [sample.to_legacy() for sample in self._fetch_samples(lims_name)]
+        return self.samples
+
+    @abc.abstractmethod
+    def _fetch_samples(self, lims_name: str) -> List[Sample]:
+        """Reads the active session's samples from the LIMS named."""
+
+    def find_sample_by_sample_id(self, sample_id: int | str) -> Optional[LegacyDict]:
+        """The cached sample dict with this LIMS id (``limsID`` or ``sampleId``), or None."""
+        wanted = str(sample_id)
+        for sample in self.samples:
+            if str(sample.get("limsID", sample.get("sampleId"))) == wanted:
+                return sample
+        return None
+
+    def update_bl_sample(self, bl_sample: LegacyDict) -> None:
+        """Stores what the beamline learnt about a sample (e.g. its centring position).
+
+        Raises:
+            LimsDataError: The dict does not fit :class:`SampleUpdate`.
+        """
+        self._write_sample_update(SampleUpdate.from_legacy(bl_sample))
+
+    @abc.abstractmethod
+    def _write_sample_update(self, sample: SampleUpdate) -> None:
+        """Backend part of :meth:`update_bl_sample`."""
+
+    # ----------------------------------------------------- data collection
+
+    def store_data_collection(
+        self, datacollection_dict: LegacyDict, beamline_config_dict: Any = None
+    ) -> Tuple[Id, Id]:
+        """Stores a new data collection and the beamline set-up it ran with.
+
+        Args:
+            datacollection_dict: The collection dict of the collect routines
+                (``current_dc_parameters``).
+            beamline_config_dict: The beamline set-up, as a dict or as
+                AbstractCollect's ``BeamlineConfig`` namedtuple; may be None.
+
+        Returns:
+            ``(data_collection_id, detector_id)``; either may be None.
+
+        Raises:
+            LimsDataError: A dict does not fit its model.
+        """
+        collection = DataCollection.from_legacy(datacollection_dict)
+        setup = None if beamline_config_dict is None else BeamlineSetup.from_legacy(beamline_config_dict)
+        return self._write_data_collection(collection, setup)
+
+    @abc.abstractmethod
+    def _write_data_collection(
+        self, collection: DataCollection, setup: Optional[BeamlineSetup]
+    ) -> Tuple[Id, Id]:
+        """Backend part of :meth:`store_data_collection`."""
+
+    def update_data_collection(self, datacollection_dict: LegacyDict) -> None:
+        """Updates the collection whose ``collection_id`` the dict gives.
+
+        Raises:
+            LimsDataError: The dict does not fit :class:`DataCollection`.
+        """
+        self._write_data_collection_update(DataCollection.from_legacy(datacollection_dict))
+
+    @abc.abstractmethod
+    def _write_data_collection_update(self, collection: DataCollection) -> None:
+        """Backend part of :meth:`update_data_collection`."""
+
+    def finalize_data_collection(self, datacollection_dict: LegacyDict) -> None:
+        """Records the end of a collection (final values, status, metadata).
+
+        Raises:
+            LimsDataError: The dict does not fit :class:`DataCollection`.
+        """
+        self._write_data_collection_end(DataCollection.from_legacy(datacollection_dict))
+
+    @abc.abstractmethod
+    def _write_data_collection_end(self, collection: DataCollection) -> None:
+        """Backend part of :meth:`finalize_data_collection`."""
+
+    def store_data_collection_group(self, group_dict: LegacyDict) -> Id:
+        """Stores a data-collection group; returns its id.
+
+        Raises:
+            LimsDataError: The dict does not fit :class:`DataCollectionGroup`.
+        """
+        return self._write_data_collection_group(DataCollectionGroup.from_legacy(group_dict))
+
+    def _store_data_collection_group(self, group_dict: LegacyDict) -> Id:
+        """The name mxcubecore's task-group queue entry calls; see :meth:`store_data_collection_group`."""
+        return self.store_data_collection_group(group_dict)
+
+    @abc.abstractmethod
+    def _write_data_collection_group(self, group: DataCollectionGroup) -> Id:
+        """Backend part of :meth:`store_data_collection_group`."""
+
+    def store_beamline_setup(self, session_id: str, bl_config_dict: Any) -> Id:
+        """Stores a beamline set-up for a session; returns its id.
+
+        Raises:
+            LimsDataError: The set-up does not fit :class:`BeamlineSetup`.
+        """
+        return self._write_beamline_setup(str(session_id), BeamlineSetup.from_legacy(bl_config_dict))
+
+    @abc.abstractmethod
+    def _write_beamline_setup(self, session_id: str, setup: BeamlineSetup) -> Id:
+        """Backend part of :meth:`store_beamline_setup`."""
+
+    def store_image(self, image_dict: LegacyDict) -> Id:
+        """Stores one image of a collection; returns the image id.
+
+        Raises:
+            LimsDataError: The dict does not fit :class:`Image`.
+        """
+        return self._write_image(Image.from_legacy(image_dict))
+
+    @abc.abstractmethod
+    def _write_image(self, image: Image) -> Id:
+        """Backend part of :meth:`store_image`."""
+
+    # ------------------------------------------------------- other records
+
+    def store_robot_action(self, robot_action_dict: LegacyDict) -> Id:
+        """Stores a sample-changer action (load, unload...); returns its id.
+
+        Raises:
+            LimsDataError: The dict does not fit :class:`RobotAction`.
+        """
+        return self._write_robot_action(RobotAction.from_legacy(robot_action_dict))
+
+    @abc.abstractmethod
+    def _write_robot_action(self, action: RobotAction) -> Id:
+        """Backend part of :meth:`store_robot_action`."""
+
+    def store_energy_scan(self, energyscan_dict: LegacyDict) -> LegacyDict:
+        """Stores an energy scan.
+
+        Returns:
+            ``{"energyScanId": id}`` (id None when the LIMS gave none).
+
+        Raises:
+            LimsDataError: The dict does not fit :class:`EnergyScan`.
+        """
+        return {"energyScanId": self._write_energy_scan(EnergyScan.from_legacy(energyscan_dict))}
+
+    @abc.abstractmethod
+    def _write_energy_scan(self, scan: EnergyScan) -> Id:
+        """Backend part of :meth:`store_energy_scan`."""
+
+    def associate_bl_sample_and_energy_scan(self, entry_dict: LegacyDict) -> Id:
+        """Links a stored energy scan to its sample (``blSampleId``, ``energyScanId``).
+
+        Raises:
+            LimsDataError: The dict does not fit :class:`EnergyScanSampleAssociation`.
+            LimsNotSupportedError: This LIMS has no such link.
+        """
+        return self._write_energy_scan_association(EnergyScanSampleAssociation.from_legacy(entry_dict))
+
+    def _write_energy_scan_association(self, association: EnergyScanSampleAssociation) -> Id:
+        """Backend part of :meth:`associate_bl_sample_and_energy_scan`."""
+        raise LimsNotSupportedError(f"{type(self).__name__} does not link energy scans to samples")
+
+    def store_xfe_spectrum(self, xfespectrum_dict: LegacyDict) -> LegacyDict:
+        """Stores an X-ray fluorescence spectrum.
+
+        Returns:
+            ``{"xfeFluorescenceSpectrumId": id}`` (id None when the LIMS gave none).
+
+        Raises:
+            LimsDataError: The dict does not fit :class:`XfeSpectrum`.
+        """
+        spectrum_id = self._write_xfe_spectrum(XfeSpectrum.from_legacy(xfespectrum_dict))
+        return {"xfeFluorescenceSpectrumId": spectrum_id}
+
+    @abc.abstractmethod
+    def _write_xfe_spectrum(self, spectrum: XfeSpectrum) -> Id:
+        """Backend part of :meth:`store_xfe_spectrum`."""
+
+    def store_workflow(self, workflow_dict: LegacyDict) -> Tuple[Id, Id, Id]:
+        """Stores a workflow (and its mesh and grid information).
+
+        Returns:
+            ``(workflow_id, workflow_mesh_id, grid_info_id)``; AbstractOnlineProcessing
+            unpacks three values, so it is always a 3-tuple.
+
+        Raises:
+            LimsDataError: The dict does not fit :class:`Workflow`.
+        """
+        return self._write_workflow(Workflow.from_legacy(workflow_dict))
+
+    @abc.abstractmethod
+    def _write_workflow(self, workflow: Workflow) -> Tuple[Id, Id, Id]:
+        """Backend part of :meth:`store_workflow`."""
+
+    def store_workflow_step(self, workflow_step_dict: LegacyDict) -> Id:
+        """Stores one workflow step (AbstractOnlineProcessing calls it).
+
+        Raises:
+            LimsNotSupportedError: This LIMS does not store workflow steps.
+        """
+        raise LimsNotSupportedError(f"{type(self).__name__} does not store workflow steps")
+
+    def set_image_quality_indicators_plot(
+        self, collection_id: int, cartography_path: str, csv_path: str
+    ) -> None:
+        """Attaches image-quality plots to a collection (AbstractOnlineProcessing calls it).
+
+        Raises:
+            LimsNotSupportedError: This LIMS does not store such plots.
+        """
+        raise LimsNotSupportedError(f"{type(self).__name__} does not store image-quality plots")

@@ -31,7 +31,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Union
+from typing import Annotated, Any, ClassVar, Self, Union
 
 from pydantic import (
     AfterValidator,
@@ -45,12 +45,12 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
-from typing_extensions import Self
 
 from mxcubecore_lims.errors import LimsDataError
 
 __all__ = [
     "LegacyModel",
+    "check_end_after_start",
     "legacy",
     "parse_timestamp",
     "TIMESTAMP_FORMAT",
@@ -76,7 +76,9 @@ TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 _LEGACY_CONTEXT_KEY = "mxcubecore_lims.legacy"
 _LEGACY_CONTEXT = {_LEGACY_CONTEXT_KEY: True}
 
-_INTEGER_TEXT = re.compile(r"[+-]?\d+")
+# Canonical integers only: "0123" is a code (a proposal number, a barcode)
+# whose leading zero must survive, not the number 123.
+_INTEGER_TEXT = re.compile(r"-?(0|[1-9][0-9]*)")
 
 
 # --------------------------------------------------------------------------
@@ -136,12 +138,11 @@ strings by datetimes in place)."""
 FilePath = Union[str, Path]
 """A file or directory path, kept as the type it was given in."""
 
-IntOrText = Annotated[
-    Union[int, str], BeforeValidator(_int_if_integer_text)
-]
+IntOrText = Annotated[Union[int, str], BeforeValidator(_int_if_integer_text)]
 """An identifier or position that producers send as an int, as an integer
 string (ISPyB's stringified replies, ICAT's str conversions) or as free text
-(plate positions, ICAT ids). Integer strings become ints."""
+(plate positions, ICAT ids). Integer strings without leading zeros become
+ints."""
 
 Count = Annotated[int, Field(ge=0)]
 """A number of things (images, passes, triggers): an int >= 0."""
@@ -178,6 +179,24 @@ def parse_timestamp(value: str | datetime | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value)
+
+
+def check_end_after_start(start: Any, end: Any) -> Any:
+    """Checks that ``end`` is not before ``start``; returns ``end``.
+
+    Timestamps that cannot be compared (one missing, or only one with a
+    time zone) pass.
+
+    Raises:
+        ValueError: ``end`` is before ``start``.
+    """
+    try:
+        if start is not None and end is not None:
+            if parse_timestamp(end) < parse_timestamp(start):
+                raise ValueError(f"end time is before start time {start!r}")
+    except TypeError:
+        pass
+    return end
 
 
 def legacy(key: str, default: Any = None, **kwargs: Any) -> Any:
@@ -239,7 +258,6 @@ class LegacyModel(BaseModel):
         populate_by_name=True,
         validate_assignment=True,
         use_attribute_docstrings=True,
-        arbitrary_types_allowed=True,
         protected_namespaces=(),
     )
 
@@ -284,14 +302,28 @@ class LegacyModel(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _data_error(type(self).__name__, exc, data) from exc
+            # report Python names by their legacy key, as from_legacy does
+            fields = type(self).model_fields
+            rename = {
+                name: fields[name].alias or name for name in data if name in fields
+            }
+            raise _data_error(type(self).__name__, exc, data, rename) from exc
 
     # Only translates errors: tell pydantic this is not a custom __init__, or
     # it would call it for every nested model and lose the legacy context.
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     def __setattr__(self, name: str, value: Any) -> None:
-        """Validates assignments; a bad value raises LimsDataError."""
+        """Validates assignments (by Python name or legacy key).
+
+        Raises:
+            LimsDataError: The value does not fit.
+        """
+        name = type(self).__legacy_fields__.get(name, name)
+        if name not in type(self).model_fields:
+            # private attributes and unknown keys: nothing to validate
+            super().__setattr__(name, value)
+            return
         extra = dict(self.__pydantic_extra__ or {})
         try:
             super().__setattr__(name, value)
@@ -300,7 +332,7 @@ class LegacyModel(BaseModel):
             raise _data_error(
                 type(self).__name__, exc, {key: value}, rename={name: key}
             ) from exc
-        if self.__pydantic_extra__ is not None and name in type(self).model_fields:
+        if self.__pydantic_extra__ is not None:
             # pydantic drops an unknown key that equals the assigned field's
             # Python name; it was a separate key of the legacy dict.
             for key, kept in extra.items():
@@ -458,6 +490,8 @@ def _data_error(
     Returns:
         The error to raise.
     """
+    if rename and isinstance(data, Mapping):
+        data = {rename.get(key, key): value for key, value in data.items()}
     problems = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
@@ -474,9 +508,13 @@ def _data_error(
         problems.append((depth, path, value, reason))
     best = max(problems, key=lambda problem: problem[0])
     others = []
-    for depth, path, _value, reason in problems:
-        if path != best[1] and f"{path}: {reason}" not in others:
-            others.append(f"{path or '(dict)'}: {reason}")
+    for _depth, path, _value, reason in problems:
+        if best[1] == path or best[1].startswith((f"{path}.", f"{path}[")):
+            # the same key, or a union member that did not get as far
+            continue
+        described = f"{path or '(dict)'}: {reason}"
+        if described not in others:
+            others.append(described)
     reason = best[3]
     if others:
         reason += f" (also: {'; '.join(others)})"

@@ -1,0 +1,126 @@
+"""Beamline setup: ``bl_config``, given to ``store_data_collection``.
+
+``AbstractCollect`` and ``AbstractMultiCollect`` each define a
+``BeamlineConfig`` **namedtuple** (18 and 20 fields, in different orders)
+and pass it as the second argument of ``store_data_collection``;
+``store_beamline_setup`` documents a dict with the same keys.
+:meth:`BeamlineSetup.from_legacy` takes either; :meth:`~BeamlineSetup.to_legacy`
+returns the dict (``namedtuple._asdict()``).
+
+Every field may be None: both collect classes start from a namedtuple of
+Nones and fill it from configuration properties.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Annotated, Any, Optional, Union
+
+from pydantic import Field, PrivateAttr
+
+from mxcubecore_lims.model._legacy import (
+    LegacyModel,
+    NonNegative,
+    legacy,
+)
+
+__all__ = ["BeamlineSetup"]
+
+
+class BeamlineSetup(LegacyModel):
+    """The beamline configuration recorded with each data collection.
+
+    Example:
+        >>> import collections
+        >>> Config = collections.namedtuple("Config", "synchrotron_name polarisation")
+        >>> BeamlineSetup.from_legacy(Config("ESRF", 0.99)).polarisation
+        0.99
+    """
+
+    synchrotron_name: Optional[str] = legacy("synchrotron_name")
+    """Name of the synchrotron, e.g. ``"ESRF"``."""
+    directory_prefix: Optional[str] = legacy("directory_prefix")
+    """Data directory prefix."""
+    default_exposure_time: Optional[NonNegative] = legacy("default_exposure_time")
+    """Default exposure time per image [s]."""
+    minimum_exposure_time: Optional[NonNegative] = legacy("minimum_exposure_time")
+    """Shortest exposure time per image [s]."""
+    detector_fileext: Optional[str] = legacy("detector_fileext")
+    """Image file extension, e.g. ``"cbf"``."""
+    detector_type: Optional[str] = legacy("detector_type")
+    """Detector type, e.g. ``"hpc"``."""
+    detector_manufacturer: Optional[str] = legacy("detector_manufacturer")
+    """Detector manufacturer, e.g. ``"Dectris"``."""
+    detector_model: Optional[str] = legacy("detector_model")
+    """Detector model, e.g. ``"Pilatus3_6M"``."""
+    detector_binning_mode: Optional[Union[int, str]] = legacy("detector_binning_mode")
+    """Detector binning mode (an int from ``AbstractDetector.get_binning_mode``)."""
+    detector_px: Optional[NonNegative] = legacy("detector_px")
+    """Horizontal pixel size [mm] (the detector's ``px`` property)."""
+    detector_py: Optional[NonNegative] = legacy("detector_py")
+    """Vertical pixel size [mm] (the detector's ``py`` property)."""
+    undulators: Optional[list[Any]] = legacy("undulators")
+    """Undulator descriptions: objects with a ``type`` attribute, or names."""
+    focusing_optic: Optional[str] = legacy("focusing_optic")
+    """Focusing optic."""
+    monochromator_type: Optional[str] = legacy("monochromator_type")
+    """Monochromator type."""
+    beam_divergence_vertical: Optional[NonNegative] = legacy("beam_divergence_vertical")
+    """Vertical beam divergence [µrad]."""
+    beam_divergence_horizontal: Optional[NonNegative] = legacy(
+        "beam_divergence_horizontal"
+    )
+    """Horizontal beam divergence [µrad]."""
+    polarisation: Optional[Annotated[float, Field(ge=0, le=1)]] = legacy("polarisation")
+    """Degree of linear polarisation, 0 to 1."""
+    maximum_phi_speed: Optional[NonNegative] = legacy("maximum_phi_speed")
+    """Fastest goniometer rotation [deg/s] (AbstractMultiCollect only)."""
+    minimum_phi_oscillation: Optional[NonNegative] = legacy("minimum_phi_oscillation")
+    """Smallest oscillation width [deg] (AbstractMultiCollect only)."""
+    input_files_server: Optional[Any] = legacy("input_files_server")
+    """Server that writes processing input files, if any."""
+
+    _namedtuple_type: Optional[type] = PrivateAttr(default=None)
+
+    @classmethod
+    def from_legacy(cls, data: Any) -> BeamlineSetup:
+        """Reads ``bl_config``, a namedtuple or a dict.
+
+        Args:
+            data: The namedtuple (either ``BeamlineConfig``) or dict.
+
+        Returns:
+            The model; :meth:`to_namedtuple` rebuilds a namedtuple of the
+            same class.
+
+        Raises:
+            LimsDataError: A value does not fit.
+        """
+        model = super().from_legacy(data)
+        if isinstance(data, tuple) and hasattr(data, "_fields"):
+            model._namedtuple_type = type(data)
+        return model
+
+    def to_namedtuple(self) -> tuple:
+        """Writes the setup back as a namedtuple.
+
+        mxcubecore's consumers read ``bl_config`` by attribute
+        (``bl_config.detector_model``), so they need this form rather than
+        :meth:`to_legacy`'s dict.
+
+        Returns:
+            An instance of the namedtuple class that was read, when its
+            fields match the keys; else of a ``BeamlineConfig`` namedtuple
+            made from the keys.
+        """
+        data = self.to_legacy()
+        cls = self._namedtuple_type
+        if cls is None or set(cls._fields) != set(data):
+            cls = collections.namedtuple("BeamlineConfig", list(data))
+        return cls(**data)
+
+    @property
+    def undulator_types(self) -> list[str]:
+        """The undulator types, as ISPyB's ``undulatorType1..n`` want them."""
+        undulators = self.undulators or []
+        return [str(getattr(undulator, "type", undulator)) for undulator in undulators]

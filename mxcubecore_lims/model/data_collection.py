@@ -1,0 +1,292 @@
+"""Data collections: the dict of store/update/finalize_data_collection.
+
+One dict travels through a whole collection. ``queue_model_objects.
+to_collect_dict`` builds it (snake_case keys: ``fileinfo``,
+``oscillation_sequence``, ``sample_reference``, ...); the collect routines
+then add ``status``, ``collection_start_time``, ``synchrotronMode``,
+``collection_id``, sample-changer positions, snapshots and, at update time,
+the beam, flux and detector readings (camelCase keys: ``detectorDistance``,
+``xBeam``, ``beamSizeAtSampleX``, ...). :class:`DataCollection` reads any
+stage of it.
+
+Two keys hold a requested value and a measured one: ``detector_distance``
+(requested, 0 = "use the resolution") and ``detectorDistance`` (measured);
+``resolution`` is requested first and overwritten with the measured value.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Optional, Union
+
+from mxcubecore_lims.model._legacy import (
+    Count,
+    EnergyKeVOrUnset,
+    FilePath,
+    IntOrText,
+    LegacyModel,
+    NonNegative,
+    Percent,
+    Positive,
+    Timestamp,
+    legacy,
+)
+from mxcubecore_lims.model.sample import SampleReference
+
+__all__ = ["DataCollection", "FileInfo", "Oscillation", "ResolutionRange"]
+
+
+class FileInfo(LegacyModel):
+    """The ``fileinfo`` sub-dict: where the images go."""
+
+    directory: Optional[FilePath] = legacy("directory")
+    """Directory of the raw images."""
+    prefix: Optional[str] = legacy("prefix")
+    """Image file name prefix."""
+    run_number: Optional[Count] = legacy("run_number")
+    """Run number."""
+    suffix: Optional[str] = legacy("suffix")
+    """Image file extension, e.g. ``"cbf"`` (added by AbstractMultiCollect)."""
+    template: Optional[str] = legacy("template")
+    """Image file name template with a ``%d``-style frame number field."""
+    process_directory: Optional[FilePath] = legacy("process_directory")
+    """Directory for processing results."""
+    archive_directory: Optional[FilePath] = legacy("archive_directory")
+    """Directory for snapshots and jpeg images."""
+    compression: Optional[bool] = legacy("compression")
+    """Whether images are compressed."""
+
+
+class Oscillation(LegacyModel):
+    """One entry of ``oscillation_sequence`` (ISPyB accepts exactly one)."""
+
+    start: Optional[float] = legacy("start")
+    """Rotation start angle [deg]."""
+    range: Optional[float] = legacy("range")
+    """Rotation range per image [deg]; the sign gives the direction."""
+    offset: Optional[float] = legacy("offset")
+    """Angle between images beyond ``range`` [deg]; ISPyB stores ``-offset``
+    as overlap."""
+    number_of_images: Optional[Count] = legacy("number_of_images")
+    """Number of images."""
+    start_image_number: Optional[Count] = legacy("start_image_number")
+    """Number of the first image."""
+    exposure_time: Optional[NonNegative] = legacy("exposure_time")
+    """Exposure time per image [s]."""
+    number_of_passes: Optional[Count] = legacy("number_of_passes")
+    """Passes per image; 0 in mxcubecore's defaults."""
+    number_of_lines: Optional[Count] = legacy("number_of_lines")
+    """Lines of a mesh scan."""
+    mesh_range: Optional[Union[tuple[float, ...], list[float]]] = legacy("mesh_range")
+    """Mesh size (horizontal, vertical) [mm]; empty when not a mesh."""
+    num_triggers: Optional[Count] = legacy("num_triggers")
+    """Detector triggers."""
+    num_images_per_trigger: Optional[Count] = legacy("num_images_per_trigger")
+    """Images per detector trigger."""
+    kappa_start: Optional[float] = legacy("kappaStart")
+    """Kappa angle [deg]; -9999 means "no kappa" to ISPyB."""
+    phi_start: Optional[float] = legacy("phiStart")
+    """Kappa-phi angle [deg]; -9999 means "no kappa" to ISPyB."""
+    reference_interval: Optional[Count] = legacy("reference_interval")
+    """Sub-wedge size read by AbstractMultiCollect."""
+    detector_distance: Optional[NonNegative] = legacy("detector_distance")
+    """Detector distance [mm], read here by AbstractMultiCollect."""
+
+    @property
+    def end(self) -> Optional[float]:
+        """Rotation end angle [deg], as ISPyB computes it, or None."""
+        if None in (self.start, self.range, self.number_of_images):
+            return None
+        return self.start + (self.range + (self.offset or 0)) * self.number_of_images
+
+
+class ResolutionRange(LegacyModel):
+    """``resolution`` as ``{"lower", "upper"}``, the shape AbstractLims documents.
+
+    The real producers send a single number instead.
+    """
+
+    lower: Optional[Positive] = legacy("lower")
+    """Low resolution limit [Å]."""
+    upper: Optional[Positive] = legacy("upper")
+    """High resolution limit [Å]."""
+
+
+class DataCollection(LegacyModel):
+    """The data collection dict, at any stage of a collection.
+
+    Example:
+        >>> dc = DataCollection.from_legacy(
+        ...     {"oscillation_sequence": [{"exposure_time": 0.04}], "sessionId": 1}
+        ... )
+        >>> dc.oscillation_sequence[0].exposure_time
+        0.04
+    """
+
+    # --- identity and grouping
+    session_id: Optional[IntOrText] = legacy("sessionId")
+    """LIMS session id (ISPyB int, ICAT investigation id)."""
+    collection_id: Optional[IntOrText] = legacy("collection_id")
+    """LIMS id of this collection, set after storing."""
+    group_id: Optional[IntOrText] = legacy("group_id")
+    """LIMS id of the data collection group."""
+    detector_id: Optional[IntOrText] = legacy("detector_id")
+    """LIMS id of the detector."""
+    workflow_id: Optional[IntOrText] = legacy("workflow_id")
+    """LIMS id of the workflow this collection belongs to."""
+    screening_sub_wedge_id: Optional[IntOrText] = legacy("screening_sub_wedge_id")
+    """LIMS id of the strategy sub-wedge."""
+    ispyb_group_data_collections: Optional[bool] = legacy(
+        "ispyb_group_data_collections"
+    )
+    """Whether to reuse ``group_id`` for the group."""
+
+    # --- what to collect
+    experiment_type: Optional[str] = legacy("experiment_type")
+    """mxcubecore experiment type, e.g. ``"OSC"``, ``"Helical"``, ``"Mesh"``."""
+    status: Optional[str] = legacy("status")
+    """Run status, e.g. ``"Running"``, ``"Data collection successful"``."""
+    comments: Optional[str] = legacy("comments")
+    """Comments; the failure message when the collection failed."""
+    comment: Optional[str] = legacy("comment")
+    """Singular form read by AbstractMultiCollect and set by ISPyB helical."""
+    collection_start_time: Optional[Timestamp] = legacy("collection_start_time")
+    """Start of the collection, ``"%Y-%m-%d %H:%M:%S"``."""
+    fileinfo: Optional[FileInfo] = legacy("fileinfo")
+    """Where the images go."""
+    oscillation_sequence: Optional[list[Oscillation]] = legacy("oscillation_sequence")
+    """The rotation(s); ISPyB accepts exactly one."""
+    sample_reference: Optional[SampleReference] = legacy("sample_reference")
+    """The sample collected."""
+    bl_sample_id: Optional[IntOrText] = legacy("blSampleId")
+    """LIMS id of the sample, None when unknown."""
+    workflow_parameters: Optional[dict[str, Any]] = legacy("workflow_parameters")
+    """Parameters of the automation workflow (read by ICATLIMS)."""
+    motors: Optional[dict[Any, Any]] = legacy("motors")
+    """Centred position ``{motor: position}`` [mm, deg]."""
+    position_name: Optional[Union[int, str]] = legacy("position_name")
+    """Index of the centred position."""
+    helical: Optional[Union[bool, int]] = legacy("helical")
+    """Helical collection flag (read by ISPyB)."""
+
+    # --- requested settings
+    energy: Optional[EnergyKeVOrUnset] = legacy("energy")
+    """Requested energy [keV]; 0 means "keep the current energy"."""
+    transmission: Optional[Percent] = legacy("transmission")
+    """Transmission [%]: requested, then measured."""
+    detector_distance: Optional[NonNegative] = legacy("detector_distance")
+    """Requested detector distance [mm]; 0 means "use the resolution"."""
+    resolution: Optional[Union[Positive, ResolutionRange]] = legacy("resolution")
+    """Resolution [Å]: requested (None: keep), then measured. A
+    ``{"lower", "upper"}`` dict is read too."""
+    shutterless: Optional[bool] = legacy("shutterless")
+    """Shutterless collection."""
+    take_snapshots: Optional[Union[bool, Count]] = legacy("take_snapshots")
+    """Snapshots to take: a flag (queue model) or a number (mxcubeweb)."""
+    take_video: Optional[bool] = legacy("take_video")
+    """Whether to record a sample video."""
+    dark: Optional[Union[bool, int]] = legacy("dark")
+    """Take a dark current image (AbstractMultiCollect resets it to 0)."""
+    skip_images: Optional[bool] = legacy("skip_images")
+    """Skip images that already exist."""
+    detector_binning_mode: Optional[Union[int, str]] = legacy("detector_binning_mode")
+    """Detector binning mode."""
+    detector_roi_mode: Optional[Union[int, str]] = legacy("detector_roi_mode")
+    """Detector region-of-interest mode."""
+    in_queue: Optional[bool] = legacy("in_queue")
+    """Whether the collection runs from the queue."""
+    in_interleave: Optional[Any] = legacy("in_interleave")
+    """Interleave information; truthy to skip LIMS storage."""
+
+    # --- processing
+    processing: Optional[bool] = legacy("processing")
+    """Run processing; mxcubecore sends the strings ``"True"``/``"False"``."""
+    processing_offline: Optional[bool] = legacy("processing_offline")
+    """Run offline processing."""
+    processing_online: Optional[Union[bool, str]] = legacy("processing_online")
+    """Online processing: False or its kind (``"XrayCentring"``, ...)."""
+    residues: Optional[IntOrText] = legacy("residues")
+    """Number of residues in the asymmetric unit."""
+    anomalous: Optional[bool] = legacy("anomalous")
+    """Anomalous data."""
+    do_inducedraddam: Optional[bool] = legacy("do_inducedraddam")
+    """Induced radiation damage (burn) strategy."""
+    edna_files_dir: Optional[FilePath] = legacy("EDNA_files_dir")
+    """EDNA processing directory."""
+    xds_dir: Optional[FilePath] = legacy("xds_dir")
+    """XDS input directory."""
+    archive_dir: Optional[FilePath] = legacy("archive_dir")
+    """Archive directory (AbstractMultiCollect)."""
+
+    # --- sample changer (AbstractCollect.get_sample_info)
+    actual_sample_barcode: Optional[str] = legacy("actualSampleBarcode")
+    """Barcode of the mounted sample."""
+    actual_container_barcode: Optional[str] = legacy("actualContainerBarcode")
+    """Barcode of the container of the mounted sample."""
+    actual_sample_slot_in_container: Optional[IntOrText] = legacy(
+        "actualSampleSlotInContainer"
+    )
+    """Position of the sample in its container."""
+    actual_container_slot_in_sc: Optional[IntOrText] = legacy("actualContainerSlotInSC")
+    """Position of the container in the sample changer."""
+
+    # --- centring and snapshots
+    actual_centring_position: Optional[str] = legacy("actualCentringPosition")
+    """Centred motor positions, ``"phi=10.000000 phiy=0.100000"``."""
+    centring_method: Optional[str] = legacy("centringMethod")
+    """Centring method used."""
+    xtal_snapshot_full_path1: Optional[FilePath] = legacy("xtalSnapshotFullPath1")
+    """First crystal snapshot."""
+    xtal_snapshot_full_path2: Optional[FilePath] = legacy("xtalSnapshotFullPath2")
+    """Second crystal snapshot (or the sample animation)."""
+    xtal_snapshot_full_path3: Optional[FilePath] = legacy("xtalSnapshotFullPath3")
+    """Third crystal snapshot (or the mesh grid snapshot)."""
+    xtal_snapshot_full_path4: Optional[FilePath] = legacy("xtalSnapshotFullPath4")
+    """Fourth crystal snapshot."""
+
+    # --- machine, beam and detector, measured (update_data_collection)
+    synchrotron_mode: Optional[str] = legacy("synchrotronMode")
+    """Machine filling mode (at most 20 characters)."""
+    flux: Optional[NonNegative] = legacy("flux")
+    """Flux at the start [photons/s]."""
+    flux_end: Optional[NonNegative] = legacy("flux_end")
+    """Flux at the end [photons/s]."""
+    total_absorbed_dose: Optional[NonNegative] = legacy("totalAbsorbedDose")
+    """Total absorbed dose [Gy]."""
+    wavelength: Optional[Positive] = legacy("wavelength")
+    """Wavelength [Å]."""
+    measured_detector_distance: Optional[Positive] = legacy("detectorDistance")
+    """Measured detector distance [mm]."""
+    resolution_at_corner: Optional[Positive] = legacy("resolutionAtCorner")
+    """Resolution at the detector corner [Å]."""
+    x_beam: Optional[float] = legacy("xBeam")
+    """Beam centre, horizontal, on the detector [mm]."""
+    y_beam: Optional[float] = legacy("yBeam")
+    """Beam centre, vertical, on the detector [mm]."""
+    beam_size_at_sample_x: Optional[NonNegative] = legacy("beamSizeAtSampleX")
+    """Horizontal beam size at the sample [mm]."""
+    beam_size_at_sample_y: Optional[NonNegative] = legacy("beamSizeAtSampleY")
+    """Vertical beam size at the sample [mm]."""
+    beam_shape: Optional[Union[str, Enum]] = legacy("beamShape")
+    """Beam shape: a name, or mxcubecore's ``BeamShape`` member (AbstractCollect)."""
+    slit_gap_horizontal: Optional[NonNegative] = legacy("slitGapHorizontal")
+    """Horizontal slit gap [mm]."""
+    slit_gap_vertical: Optional[NonNegative] = legacy("slitGapVertical")
+    """Vertical slit gap [mm]."""
+    undulator_gap1: Optional[float] = legacy("undulatorGap1")
+    """Gap of the first undulator [mm]; further ones stay as extras."""
+    undulator_gap2: Optional[float] = legacy("undulatorGap2")
+    """Gap of the second undulator [mm]."""
+    undulator_gap3: Optional[float] = legacy("undulatorGap3")
+    """Gap of the third undulator [mm]."""
+
+    @property
+    def snapshots(self) -> list[FilePath]:
+        """The crystal snapshot paths that are set, in order 1 to 4."""
+        paths = (
+            self.xtal_snapshot_full_path1,
+            self.xtal_snapshot_full_path2,
+            self.xtal_snapshot_full_path3,
+            self.xtal_snapshot_full_path4,
+        )
+        return [path for path in paths if path]

@@ -1,0 +1,147 @@
+"""Energy scans: the dicts of ``store_energy_scan`` and
+``associate_bl_sample_and_energy_scan``, and the store result.
+
+``AbstractEnergyScan.start_energy_scan`` starts the dict with the static
+edge parameters, ``ESRFEnergyScan`` adds the results of chooch and removes
+the keys ISPyB does not take; ``store_energy_scan_thread`` then pops
+``blSampleId`` and, once the scan is stored, links it to the sample with
+``{"blSampleId", "energyScanId"}``.
+
+All energies are in keV. ``peakEnergy`` and ``inflectionEnergy`` are 0 when
+chooch's result was too far from the theoretical edge and was discarded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+from pydantic import ValidationInfo, field_validator
+
+from mxcubecore_lims.model._legacy import (
+    EnergyKeV,
+    EnergyKeVOrUnset,
+    FilePath,
+    IntOrText,
+    LegacyModel,
+    NonNegative,
+    Percent,
+    Timestamp,
+    check_end_after_start,
+    legacy,
+)
+from mxcubecore_lims.model.sample import SampleReference
+
+__all__ = ["EnergyScan", "EnergyScanSampleAssociation", "EnergyScanStoreResult"]
+
+
+class EnergyScan(LegacyModel):
+    """An energy (MAD edge) scan with its chooch analysis.
+
+    Example:
+        >>> from pathlib import Path
+        >>> scan = EnergyScan.from_legacy(
+        ...     {"element": "Se", "scanFileFullPath": Path("/data/se.raw")}
+        ... )
+        >>> scan.to_legacy()["scanFileFullPath"]
+        PosixPath('/data/se.raw')
+    """
+
+    session_id: Optional[IntOrText] = legacy("sessionId")
+    """LIMS session id."""
+    bl_sample_id: Optional[IntOrText] = legacy("blSampleId")
+    """LIMS id of the sample (popped before storing; see
+    :class:`EnergyScanSampleAssociation`)."""
+    energy_scan_id: Optional[IntOrText] = legacy("energyScanId")
+    """LIMS id of the scan, to update an existing one."""
+    sample_reference: Optional[SampleReference] = legacy("sample_reference")
+    """The sample scanned."""
+    element: Optional[str] = legacy("element")
+    """Element symbol, e.g. ``"Se"``."""
+    edge_energy: Optional[Union[EnergyKeV, str]] = legacy("edgeEnergy")
+    """Theoretical edge energy [keV] (ISPyB's column is text)."""
+    start_energy: Optional[EnergyKeV] = legacy("startEnergy")
+    """Scan start energy [keV]."""
+    end_energy: Optional[EnergyKeV] = legacy("endEnergy")
+    """Scan end energy [keV]."""
+    peak_energy: Optional[EnergyKeVOrUnset] = legacy("peakEnergy")
+    """Peak (f'' maximum) energy [keV]; 0 when discarded."""
+    inflection_energy: Optional[EnergyKeVOrUnset] = legacy("inflectionEnergy")
+    """Inflection (f' minimum) energy [keV]; 0 when discarded."""
+    remote_energy: Optional[EnergyKeV] = legacy("remoteEnergy")
+    """Remote energy [keV]."""
+    peak_f_prime: Optional[float] = legacy("peakFPrime")
+    """f' at the peak [electrons]."""
+    peak_f_double_prime: Optional[float] = legacy("peakFDoublePrime")
+    """f'' at the peak [electrons]."""
+    inflection_f_prime: Optional[float] = legacy("inflectionFPrime")
+    """f' at the inflection point [electrons]."""
+    inflection_f_double_prime: Optional[float] = legacy("inflectionFDoublePrime")
+    """f'' at the inflection point [electrons]."""
+    remote_f_prime: Optional[float] = legacy("remoteFPrime")
+    """f' at the remote energy [electrons]."""
+    remote_f_double_prime: Optional[float] = legacy("remoteFDoublePrime")
+    """f'' at the remote energy [electrons]."""
+    start_time: Optional[Timestamp] = legacy("startTime")
+    """Start of the scan, ``"%Y-%m-%d %H:%M:%S"``."""
+    end_time: Optional[Timestamp] = legacy("endTime")
+    """End of the scan, ``"%Y-%m-%d %H:%M:%S"``; not before the start."""
+    exposure_time: Optional[NonNegative] = legacy("exposureTime")
+    """Counting time per point [s]."""
+    transmission_factor: Optional[Percent] = legacy("transmissionFactor")
+    """Transmission during the scan [%]."""
+    flux: Optional[NonNegative] = legacy("flux")
+    """Flux at the start [photons/s]."""
+    flux_end: Optional[NonNegative] = legacy("flux_end")
+    """Flux at the end [photons/s]."""
+    fluorescence_detector: Optional[str] = legacy("fluorescenceDetector")
+    """Fluorescence detector, e.g. ``"KETEK_AXAS-A"``."""
+    filename: Optional[FilePath] = legacy("filename")
+    """Raw data file name (ESRF: the archive file name, no directory)."""
+    scan_file_full_path: Optional[FilePath] = legacy("scanFileFullPath")
+    """Scan data file; ESRFEnergyScan gives a :class:`~pathlib.Path`."""
+    jpeg_chooch_file_full_path: Optional[FilePath] = legacy("jpegChoochFileFullPath")
+    """Plot of the chooch analysis."""
+    chooch_file_full_path: Optional[FilePath] = legacy("choochFileFullPath")
+    """Chooch output file."""
+    working_directory: Optional[FilePath] = legacy("workingDirectory")
+    """Working directory."""
+    comments: Optional[str] = legacy("comments")
+    """Comments, e.g. why the chooch result was discarded."""
+    crystal_class: Optional[str] = legacy("crystalClass")
+    """Crystal class."""
+    beam_size_horizontal: Optional[NonNegative] = legacy("beamSizeHorizontal")
+    """Horizontal beam size [mm]."""
+    beam_size_vertical: Optional[NonNegative] = legacy("beamSizeVertical")
+    """Vertical beam size [mm]."""
+    synchrotron_current: Optional[NonNegative] = legacy("synchrotronCurrent")
+    """Machine current [mA]."""
+    temperature: Optional[NonNegative] = legacy("temperature")
+    """Sample temperature [K]."""
+    xray_dose: Optional[NonNegative] = legacy("xrayDose")
+    """X-ray dose [Gy]."""
+
+    @field_validator("end_time")
+    @classmethod
+    def _end_not_before_start(cls, end: Any, info: ValidationInfo) -> Any:
+        """Rejects a scan that ends before it starts."""
+        return check_end_after_start(info.data.get("start_time"), end)
+
+
+class EnergyScanSampleAssociation(LegacyModel):
+    """``{"blSampleId", "energyScanId"}``: links a stored scan to its sample.
+
+    ``energyScanId`` may be -1: ISPyB's adapter returns it on failure and
+    ESRFEnergyScan links it all the same.
+    """
+
+    bl_sample_id: IntOrText = legacy("blSampleId", default=...)
+    """LIMS id of the sample."""
+    energy_scan_id: IntOrText = legacy("energyScanId", default=...)
+    """LIMS id of the energy scan."""
+
+
+class EnergyScanStoreResult(LegacyModel):
+    """What ``store_energy_scan`` returns: ``{"energyScanId": id}``, -1 on failure."""
+
+    energy_scan_id: Optional[IntOrText] = legacy("energyScanId")
+    """LIMS id of the stored scan, -1 when storing failed."""

@@ -1,0 +1,64 @@
+"""Robot actions: the dict of ``store_robot_action``.
+
+``queue_entry.base_queue_entry.mount_sample`` builds it around every sample
+load: ``actionType`` ``"LOAD"``, the sample location, times, and status
+``"SUCCESS"`` or ``"ERROR"`` (with a ``message``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import ValidationInfo, field_validator
+
+from mxcubecore_lims.model._legacy import (
+    FilePath,
+    IntOrText,
+    LegacyModel,
+    Timestamp,
+    check_end_after_start,
+    legacy,
+)
+
+__all__ = ["RobotAction"]
+
+
+class RobotAction(LegacyModel):
+    """A sample changer action.
+
+    Example:
+        >>> action = RobotAction.from_legacy({"dewarLocation": "2"})
+        >>> action.dewar_location
+        2
+    """
+
+    action_type: Optional[str] = legacy("actionType")
+    """What the robot did, e.g. ``"LOAD"``, ``"UNLOAD"``."""
+    container_location: Optional[IntOrText] = legacy("containerLocation")
+    """Position of the sample in its container (``location[1]``)."""
+    dewar_location: Optional[IntOrText] = legacy("dewarLocation")
+    """Position of the container in the dewar (``location[0]``)."""
+    sample_barcode: Optional[str] = legacy("sampleBarcode")
+    """Barcode of the sample."""
+    sample_id: Optional[IntOrText] = legacy("sampleId")
+    """LIMS id of the sample (ISPyB ``blSampleId``); -1 when not from the LIMS."""
+    session_id: Optional[IntOrText] = legacy("sessionId")
+    """LIMS session id."""
+    start_time: Optional[Timestamp] = legacy("startTime")
+    """Start of the action, ``"%Y-%m-%d %H:%M:%S"``."""
+    end_time: Optional[Timestamp] = legacy("endTime")
+    """End of the action, ``"%Y-%m-%d %H:%M:%S"``; not before the start."""
+    status: Optional[str] = legacy("status")
+    """Outcome, ``"SUCCESS"`` or ``"ERROR"``."""
+    message: Optional[str] = legacy("message")
+    """Why it failed."""
+    xtal_snapshot_before: Optional[FilePath] = legacy("xtalSnapshotBefore")
+    """Snapshot before the action."""
+    xtal_snapshot_after: Optional[FilePath] = legacy("xtalSnapshotAfter")
+    """Snapshot after the action."""
+
+    @field_validator("end_time")
+    @classmethod
+    def _end_not_before_start(cls, end: Any, info: ValidationInfo) -> Any:
+        """Rejects an action that ends before it starts."""
+        return check_end_after_start(info.data.get("start_time"), end)
