@@ -34,7 +34,7 @@ def describe_beamline(graph: LoadedBeamline) -> str:
     for depth, role, entry in graph.walk():
         label = "  " * depth + role
         shared = id(entry.obj) in path_of
-        source = _relative(entry.path, graph) + f":{entry.spec.class_line}"
+        source = _relative(entry.path, graph) + f":{entry.class_line}"
         rows.append((label, entry.class_name, source + ("  (shared)" if shared else "")))
         path_of.setdefault(id(entry.obj), label)
     widths = [max(len(row[i]) for row in rows + [("role", "class", "source")]) for i in range(3)]

@@ -4,7 +4,9 @@ The script writes one generated beamline configuration into a temporary
 directory and loads it, in one process, alternately with mxcubecore's own
 loader (``mxcubecore.HardwareRepository.init_hardware_repository``) and with
 ours (``mxcubecore_lims.config.loader.load_beamline``). It reports the median
-load time and the median peak memory of each, and the ratios ours/mxcubecore.
+load time and the median peak memory of each, and the ratios ours/mxcubecore
+(of the medians; for time also the median of the per-round ratios, which
+holds up better when other processes load the machine).
 
 The generated configuration mixes formats as mxcubecore supports them: a
 ``beamline.yaml`` whose ``objects:`` map roles to ``.xml`` and ``.yaml`` files,
@@ -27,6 +29,7 @@ Method:
   whichever loader allocates more. The order of the loaders flips every round
   so that neither always runs on a heap the other just left.
 * ``gc.collect()`` before each load; the repository is unloaded after each.
+  The warm-up also refuses a loader that leaves greenlets running.
 * mxcubecore's loader prints a table and logs at INFO: during every load
   stdout is redirected, the ``HWR``, ``user_level_log`` and ``mxcubecore_lims``
   loggers are raised above CRITICAL and Python warnings are ignored, the same
@@ -40,12 +43,11 @@ Method:
 
 Usage::
 
-    cd /work/main
-    /tmp/venv/bin/python tools/bench_loader.py                 # 240 objects, 5 rounds
-    /tmp/venv/bin/python tools/bench_loader.py --objects 400 --repeat 9
-    /tmp/venv/bin/python tools/bench_loader.py --json          # machine-readable
-    /tmp/venv/bin/python tools/bench_loader.py --keep /tmp/cfg # keep the files
-    /tmp/venv/bin/python tools/bench_loader.py --profile 25    # + cProfile of ours
+    .venv/bin/python tools/bench_loader.py                 # 240 objects, 5 rounds
+    .venv/bin/python tools/bench_loader.py --objects 400 --repeat 9
+    .venv/bin/python tools/bench_loader.py --json          # machine-readable
+    .venv/bin/python tools/bench_loader.py --keep /tmp/cfg # keep the files
+    .venv/bin/python tools/bench_loader.py --profile 25    # + cProfile of ours
 
 Exit status: 0 when both loaders built every object and the report was
 printed; 1 when a loader built fewer objects (nothing is reported); 2 for
@@ -655,9 +657,21 @@ def _check(loader: LoaderUnderTest, plan: Plan, handle: Any, samples: Samples, l
         )
 
 
+def _running_greenlets() -> int:
+    """Greenlets spawned and not finished (the hub and the main greenlet are not counted)."""
+    import gevent
+
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, gevent.Greenlet) and not obj.dead)
+
+
 def warm_up(loader: LoaderUnderTest, plan: Plan, samples: Samples) -> None:
-    """Loads once, untimed, to import every module; verifies the graph in detail."""
+    """Loads once, untimed, to import every module; verifies the graph in detail.
+
+    Also refuses a load that leaves greenlets running: they would do work
+    during later measurements and make them depend on scheduling.
+    """
     gc.collect()
+    greenlets_before = _running_greenlets()
     handle = None
     with recorded() as (_stdout, recorder):
         try:
@@ -667,6 +681,9 @@ def warm_up(loader: LoaderUnderTest, plan: Plan, samples: Samples) -> None:
     try:
         log = "".join(f"\n  log: {record.getMessage()}" for record in recorder.records[:10])
         _check(loader, plan, handle, samples, log)
+        started = _running_greenlets() - greenlets_before
+        if started > 0:
+            raise RefusedError(f"{loader.label} loader left {started} greenlets running; loads are not deterministic")
     finally:
         loader.close(handle)
     del handle
@@ -756,6 +773,12 @@ def summarise(plan: Plan, samples: dict[str, Samples], repeat: int) -> dict[str,
         "ratio": {
             "time": ours["median_seconds"] / theirs["median_seconds"],
             "peak_memory": ours["median_peak_bytes"] / theirs["median_peak_bytes"],
+            # Both loads of a round ran back to back, under the same machine
+            # load; the median of per-round ratios resists load changing
+            # between rounds better than the ratio of medians.
+            "time_per_round_median": statistics.median(
+                mine / other for mine, other in zip(ours["seconds"], theirs["seconds"])
+            ),
         },
     }
 
@@ -767,7 +790,7 @@ def format_table(report: dict[str, Any]) -> str:
     lines = [
         f"Loader benchmark: {report['objects']} objects{note}",
         f"  files: {report['files']['xml']} XML, {report['files']['yaml']} YAML; "
-        f"{report['nested_in_yaml']} nested in YAML objects:, {report['referenced_by_xml']} by XML href",
+        f"{report['nested_in_yaml']} nested under a YAML objects:, {report['referenced_by_xml']} by XML href",
         f"  {report['repeat']} rounds (medians), Python {report['python']}, mxcubecore {report['mxcubecore']}",
         f"  verified: both loaders built all {report['objects']} objects in every load",
         "",
@@ -781,6 +804,7 @@ def format_table(report: dict[str, Any]) -> str:
         )
     ratio = report["ratio"]
     lines.append(f"  {'ratio ours/mxcubecore':<22}{ratio['time']:>15.2f}x{ratio['peak_memory']:>19.2f}x")
+    lines.append(f"  (median of per-round time ratios: {ratio['time_per_round_median']:.2f}x)")
     return "\n".join(lines)
 
 
@@ -815,7 +839,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="generate into DIR (must not exist) and keep it")
     parser.add_argument("--profile", type=_positive, metavar="N",
                         help="also profile our loader; print the top N entries by cumtime to stderr")
-    return parser.parse_args(argv)
+    arguments = parser.parse_args(argv)
+    if arguments.keep is not None and arguments.keep.exists():
+        parser.error(f"--keep: {arguments.keep} exists; give a new directory")
+    return arguments
 
 
 def _run(arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:

@@ -31,10 +31,11 @@ def check_directory(
     root = Path(directory).resolve()
     lookup = LookupPath([root, *(extra_lookup or [])])
     loader = ConfigLoader(lookup, strict=strict, collect_problems=True, initialise=False)
-    loader.load_beamline(register=False)
-    for path in sorted(_configuration_files(root)):
-        if path not in loader.loaded and path not in loader.failed:
-            loader.load_file(path, path.stem)
+    with lookup.cached():
+        loader.load_beamline(register=False)
+        for path in sorted(_configuration_files(root)):
+            if path not in loader.loaded and path not in loader.failed:
+                loader.load_file(path, path.stem)
     problems: list[LimsConfigError] = list(loader.problems)
     # A clash nobody references is still a trap for the next reference.
     reported = {p.candidates for p in problems if isinstance(p, ConfigAmbiguousFileError)}
@@ -43,7 +44,8 @@ def check_directory(
 
 
 def _configuration_files(root: Path) -> list[Path]:
-    return [p.resolve() for p in root.rglob("*") if p.is_file() and p.suffix.lower() in ALL_SUFFIXES]
+    # Not resolved: the loader names files by lookup directory and reference, symlinks kept.
+    return [p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in ALL_SUFFIXES]
 
 
 def _ambiguous_names(root: Path) -> list[LimsConfigError]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -34,7 +35,7 @@ from mxcubecore_lims.config.lookup import LookupPath, file_format
 from mxcubecore_lims.config.spec import ObjectSpec, RawList, RawMap, RawScalar, Reference
 from mxcubecore_lims.config.values import UNDECLARED, declared_fields, resolve_reference, shape_value
 from mxcubecore_lims.config.xml_reader import read_xml
-from mxcubecore_lims.config.yaml_reader import read_yaml
+from mxcubecore_lims.config.yaml_reader import new_yaml, read_yaml
 from mxcubecore_lims.errors import (
     ConfigClassError,
     ConfigCycleError,
@@ -64,14 +65,14 @@ class LoadedObject:
     Attributes:
         name: The name mxcubecore registers it under (``/session``).
         path: Its configuration file.
-        spec: What the file said.
+        class_line: Line of the ``class`` declaration in that file.
         obj: The hardware object.
         roles: Every ``(referrer name, role)`` it is attached under.
     """
 
     name: str
     path: Path
-    spec: ObjectSpec
+    class_line: int
     obj: Any
     roles: list[tuple[str, str]] = field(default_factory=list)
 
@@ -170,7 +171,7 @@ class ConfigLoader:
         self.initialise = initialise
         self.problems: list[LimsConfigError] = []
         self.loaded: dict[Path, LoadedObject] = {}
-        self._specs: dict[Path, ObjectSpec] = {}
+        self._yaml = new_yaml()
         self.failed: set[Path] = set()
         # Files being built, each with the line of the reference it is following.
         self._stack: list[list[Any]] = []
@@ -200,7 +201,7 @@ class ConfigLoader:
         if register:
             self._registry = _install_registry(self.lookup)
         try:
-            with _lax_core_validation():
+            with _lax_core_validation(), self.lookup.cached():
                 top = self._load(top_file, "beamline", None)
         except BaseException:
             if register:
@@ -222,8 +223,8 @@ class ConfigLoader:
         Returns:
             The object, or None when collecting and it failed.
         """
-        with _lax_core_validation():
-            return self._load(path.resolve(), role, None)
+        with _lax_core_validation(), self.lookup.cached():
+            return self._load(Path(os.path.abspath(path)), role, None)
 
     # ------------------------------------------------------------- loading
 
@@ -232,11 +233,12 @@ class ConfigLoader:
             raise problem
         self.problems.append(problem)
 
-    def _spec(self, path: Path) -> ObjectSpec:
-        if path not in self._specs:
-            reader = read_xml if file_format(path) == "xml" else read_yaml
-            self._specs[path] = reader(path)
-        return self._specs[path]
+    def _read(self, path: Path) -> ObjectSpec:
+        # Each file is built once (loaded or failed), so its spec is not kept:
+        # holding every parsed file for the graph's life doubled peak memory.
+        if file_format(path) == "xml":
+            return read_xml(path)
+        return read_yaml(path, self._yaml)
 
     def _load(self, path: Path, role: str, via: tuple[Path, Reference] | None) -> Any:
         if any(path == entry for entry, _ in self._stack):
@@ -266,7 +268,7 @@ class ConfigLoader:
         )
 
     def _build(self, path: Path, role: str) -> Any:
-        spec = self._spec(path)
+        spec = self._read(path)
         if not spec.class_path:
             raise ConfigClassError("no 'class' given", path, spec.class_line)
         cls = resolve_class(spec.class_path, spec.format, path, spec.class_line)
@@ -279,26 +281,26 @@ class ConfigLoader:
                 path,
                 spec.class_line,
             ) from error
-        entry = LoadedObject(name, path, spec, obj)
+        entry = LoadedObject(name, path, spec.class_line, obj)
         self._register(entry, is_top=not self._stack)
         self._stack.append([path, spec.class_line])
         try:
             if spec.format == "xml":
-                self._load_references(entry)
-                self._add_xml_commands(entry)
-                self._configure(entry)
+                self._load_references(entry, spec)
+                self._add_xml_commands(entry, spec)
+                self._configure(entry, spec)
                 self._run(entry, "_init")
             else:
                 try:
-                    self._configure(entry)
+                    self._configure(entry, spec)
                 except LimsConfigError:
                     if self.collect_problems:
                         # Still look below, so a check reports the contents' problems too.
-                        self._load_references(entry, attach=False)
+                        self._load_references(entry, spec, attach=False)
                     raise
                 self._run(entry, "_init")
-                self._add_yaml_commands(entry)
-                self._load_references(entry)
+                self._add_yaml_commands(entry, spec)
+                self._load_references(entry, spec)
             self._run(entry, "init")
         finally:
             self._stack.pop()
@@ -315,8 +317,8 @@ class ConfigLoader:
             # mxcubecore links the beamline before loading its contents.
             HWR.beamline = entry.obj
 
-    def _load_references(self, entry: LoadedObject, attach: bool = True) -> None:
-        for reference in entry.spec.references:
+    def _load_references(self, entry: LoadedObject, spec: ObjectSpec, attach: bool = True) -> None:
+        for reference in spec.references:
             try:
                 target = self.lookup.find(reference.target, entry.path, reference.line)
             except LimsConfigError as problem:
@@ -325,14 +327,16 @@ class ConfigLoader:
             self._stack[-1][1] = reference.line
             child = self._load(target, reference.role, (entry.path, reference))
             if child is not None and attach:
-                self._attach(entry, reference, child, target)
+                self._attach(entry, spec, reference, child, target)
 
-    def _attach(self, entry: LoadedObject, reference: Reference, child: Any, target: Path) -> None:
+    def _attach(
+        self, entry: LoadedObject, spec: ObjectSpec, reference: Reference, child: Any, target: Path
+    ) -> None:
         from mxcubecore.BaseHardwareObjects import HardwareObjectNode
 
-        role = reference.role.lower() if entry.spec.format == "xml" else reference.role
+        role = reference.role.lower() if spec.format == "xml" else reference.role
         entry.obj._hwobj_by_role[role] = child
-        if entry.spec.format == "xml" and isinstance(entry.obj, HardwareObjectNode):
+        if spec.format == "xml" and isinstance(entry.obj, HardwareObjectNode):
             entry.obj._add_object(reference.tag, child, role=role)
         if getattr(child, "_hwobj_container", None) is None:
             child._hwobj_container = entry.obj
@@ -341,21 +345,21 @@ class ConfigLoader:
         if child_entry is not None:
             child_entry.roles.append((entry.name, role))
 
-    def _add_xml_commands(self, entry: LoadedObject) -> None:
-        if not (entry.spec.xml_commands or entry.spec.xml_channels):
+    def _add_xml_commands(self, entry: LoadedObject, spec: ObjectSpec) -> None:
+        if not (spec.xml_commands or spec.xml_channels):
             return
-        for attributes, text in entry.spec.xml_commands:
+        for attributes, text in spec.xml_commands:
             entry.obj.add_command(dict(attributes), text, add_now=False)
-        for attributes, text in entry.spec.xml_channels:
+        for attributes, text in spec.xml_channels:
             entry.obj.add_channel(dict(attributes), text, add_now=False)
         if self.initialise:
             self._run(entry, "_add_channels_and_commands")
 
-    def _add_yaml_commands(self, entry: LoadedObject) -> None:
-        if entry.spec.yaml_extra and self.initialise:
+    def _add_yaml_commands(self, entry: LoadedObject, spec: ObjectSpec) -> None:
+        if spec.yaml_extra and self.initialise:
             from mxcubecore.protocols_config import setup_commands_channels
 
-            setup_commands_channels(entry.obj, dict(entry.spec.yaml_extra))
+            setup_commands_channels(entry.obj, dict(spec.yaml_extra))
 
     def _run(self, entry: LoadedObject, method: str) -> None:
         if not self.initialise:
@@ -368,13 +372,12 @@ class ConfigLoader:
             raise ConfigInitError(
                 f"{type(entry.obj).__name__}.{method}() failed: {error.__class__.__name__}: {error}",
                 entry.path,
-                entry.spec.class_line,
+                entry.class_line,
             ) from error
 
     # ------------------------------------------------------- configuration
 
-    def _configure(self, entry: LoadedObject) -> None:
-        spec = entry.spec
+    def _configure(self, entry: LoadedObject, spec: ObjectSpec) -> None:
         model = type(entry.obj).HOConfig
         fields = declared_fields(model) if model.model_fields else {}
         base_dir = spec.path.parent
@@ -413,7 +416,7 @@ class ConfigLoader:
                 self._report(problem)
             raise problems[0] from error
         if spec.format == "xml":
-            _mirror_xml_properties(entry, values)
+            _mirror_xml_properties(entry.obj, spec, values)
 
     @staticmethod
     def _value_problem(spec: ObjectSpec, detail: Any, referenced: set[str]) -> ConfigValueError:
@@ -430,7 +433,7 @@ class ConfigLoader:
         )
 
 
-def _mirror_xml_properties(entry: LoadedObject, values: dict[str, Any]) -> None:
+def _mirror_xml_properties(obj: Any, spec: ObjectSpec, values: dict[str, Any]) -> None:
     """Fills the legacy XML property set and nodes, as mxcubecore's XML loader does.
 
     Older hardware objects read XML configuration through ``self["name"]``,
@@ -438,10 +441,9 @@ def _mirror_xml_properties(entry: LoadedObject, values: dict[str, Any]) -> None:
     """
     from mxcubecore.BaseHardwareObjects import HardwareObjectNode
 
-    obj = entry.obj
     if not isinstance(obj, HardwareObjectNode):
         return
-    for name, raw in entry.spec.properties.items():
+    for name, raw in spec.properties.items():
         if isinstance(raw, RawScalar):
             obj._property_set[name] = values.get(name, raw.guessed)
             obj._property_set.set_property_path(name, f"{obj._path}/{name}")

@@ -10,8 +10,10 @@ the directory of the file that makes them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Iterator
 
 from mxcubecore_lims.config.spec import Format
 from mxcubecore_lims.errors import ConfigAmbiguousFileError, ConfigFileNotFoundError
@@ -43,6 +45,7 @@ class LookupPath:
         else:
             parts = list(directories)
         self.directories: list[Path] = [Path(p).expanduser().resolve() for p in parts]
+        self._cache: dict[Path, frozenset[str]] | None = None
 
     def find(self, name: str, referrer: Path | None = None, line: int | None = None) -> Path:
         """Resolves a reference to one file.
@@ -77,17 +80,17 @@ class LookupPath:
     def _find_in(
         self, directory: Path, name: str, written: str, referrer: Path | None, line: int | None
     ) -> Path | None:
-        base = directory / name
+        base = Path(os.path.normpath(directory / name))
+        listing = self._listing(base.parent)
         suffix = base.suffix.lower()
         if suffix in ALL_SUFFIXES:
-            stem = base.with_suffix("")
-            if not base.is_file():
+            if base.name not in listing:
                 return None
+            stem_name = base.name[: -len(base.suffix)]
         else:
-            stem = base
-        hits = [stem.with_name(stem.name + s) for s in ALL_SUFFIXES if stem.with_name(stem.name + s).is_file()]
-        formats = {file_format(hit) for hit in hits}
-        if len(formats) > 1:
+            stem_name = base.name
+        hits = [base.parent / (stem_name + s) for s in ALL_SUFFIXES if stem_name + s in listing]
+        if len({file_format(hit) for hit in hits}) > 1:
             shown = " and ".join(hit.name for hit in hits)
             raise ConfigAmbiguousFileError(
                 f"'{written}' is ambiguous: {shown} both exist in {directory}",
@@ -96,8 +99,37 @@ class LookupPath:
                 candidates=tuple(sorted(str(hit) for hit in hits)),
             )
         if suffix in ALL_SUFFIXES:
-            return base.resolve()
-        return hits[0].resolve() if hits else None
+            return base
+        return hits[0] if hits else None
+
+    def _listing(self, directory: Path) -> frozenset[str]:
+        """Names of the regular files in a directory (cached while :meth:`cached` is active)."""
+        if self._cache is not None and directory in self._cache:
+            return self._cache[directory]
+        try:
+            with os.scandir(directory) as entries:
+                names = frozenset(entry.name for entry in entries if entry.is_file())
+        except OSError:
+            names = frozenset()
+        if self._cache is not None:
+            self._cache[directory] = names
+        return names
+
+    @contextlib.contextmanager
+    def cached(self) -> Iterator[None]:
+        """Lists each directory once for the duration of a load.
+
+        Resolving a reference then costs set look-ups instead of several
+        ``stat`` calls; outside the block, every look-up sees the disk as it is.
+        """
+        outer = self._cache is not None
+        if not outer:
+            self._cache = {}
+        try:
+            yield
+        finally:
+            if not outer:
+                self._cache = None
 
     def name_of(self, path: Path) -> str:
         """The object name mxcubecore registers a file under (``/session``)."""
@@ -119,7 +151,7 @@ class LookupPath:
             for file_name in BEAMLINE_FILE_NAMES:
                 candidate = directory / file_name
                 if candidate.is_file():
-                    return candidate.resolve()
+                    return candidate
         searched = ", ".join(str(d) for d in self.directories)
         raise ConfigFileNotFoundError(
             f"no beamline file ({', '.join(BEAMLINE_FILE_NAMES)}) in {searched}", reference="beamline"

@@ -29,8 +29,11 @@ from mxcubecore_lims.errors import ConfigSyntaxError, ConfigValueError
 _TOP_LEVEL_KEYS = ("class", "configuration", "objects")
 
 
-def _new_yaml() -> YAML:
-    # The same flavour as mxcubecore's loader: safe, pure, YAML 1.2.
+def new_yaml() -> YAML:
+    """A YAML reader of the flavour mxcubecore's loader uses: safe, pure, YAML 1.2.
+
+    Reuse one for many files: building one costs more than reading a small file.
+    """
     return YAML(typ="safe", pure=True)
 
 
@@ -38,7 +41,7 @@ def compose_yaml(path: Path, yaml: YAML | None = None) -> Node | None:
     """Composes a YAML file to a node tree, mapping errors to :class:`ConfigSyntaxError`."""
     try:
         with open(path, encoding="utf-8") as stream:
-            return (yaml or _new_yaml()).compose(stream)
+            return (yaml or new_yaml()).compose(stream)
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -49,11 +52,12 @@ def compose_yaml(path: Path, yaml: YAML | None = None) -> Node | None:
         raise ConfigSyntaxError(f"cannot read file: {error}", path) from error
 
 
-def read_yaml(path: Path) -> ObjectSpec:
+def read_yaml(path: Path, yaml: YAML | None = None) -> ObjectSpec:
     """Reads one YAML hardware-object file.
 
     Args:
         path: Absolute path of the file.
+        yaml: A reader from :func:`new_yaml` to reuse, if any.
 
     Returns:
         The object's specification.
@@ -62,9 +66,17 @@ def read_yaml(path: Path) -> ObjectSpec:
         ConfigSyntaxError: Malformed YAML, a duplicate key, or not a mapping.
         ConfigValueError: A section has the wrong shape.
     """
-    yaml = _new_yaml()
-    root = compose_yaml(path, yaml)
-    constructor = yaml.constructor
+    yaml = yaml or new_yaml()
+    try:
+        return _read_spec(path, compose_yaml(path, yaml), yaml.constructor)
+    finally:
+        # Constructing node by node bypasses ruamel's per-document reset of
+        # these caches; without it a reused reader keeps every file's values.
+        yaml.constructor.constructed_objects.clear()
+        yaml.constructor.recursive_objects.clear()
+
+
+def _read_spec(path: Path, root: Node | None, constructor: Any) -> ObjectSpec:
     if not isinstance(root, MappingNode):
         line = root.start_mark.line + 1 if root is not None else None
         raise ConfigSyntaxError("a hardware-object file must be a YAML mapping", path, line)
