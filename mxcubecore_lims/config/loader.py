@@ -40,7 +40,6 @@ from mxcubecore_lims.errors import (
     ConfigClassError,
     ConfigCycleError,
     ConfigInitError,
-    ConfigProblems,
     ConfigUndeclaredPropertyError,
     ConfigValueError,
     LimsConfigError,
@@ -112,7 +111,7 @@ class LoadedBeamline:
             if id(entry.obj) in seen:
                 return
             seen.add(id(entry.obj))
-            for child_role, child in entry.obj._hwobj_by_role.items():
+            for child_role, child in entry.obj.objects_by_role.items():
                 child_entry = by_object.get(id(child))
                 if child_entry is not None:
                     yield from visit(child_entry, child_role, depth + 1)
@@ -508,9 +507,3 @@ def load_beamline(
         LimsConfigError: The first problem, with file and line.
     """
     return ConfigLoader(LookupPath(lookup_path), strict=strict).load_beamline(register=register)
-
-
-def collect_problems(loader_problems: list[LimsConfigError]) -> None:
-    """Raises :class:`ConfigProblems` when there is anything to report."""
-    if loader_problems:
-        raise ConfigProblems(loader_problems)

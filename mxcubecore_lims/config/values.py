@@ -29,7 +29,8 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
-from mxcubecore_lims.config.spec import RawList, RawMap, RawScalar, RawValue
+from mxcubecore_lims.config.spec import RawMap, RawScalar, RawValue
+from mxcubecore_lims.config.xml_reader import guess_xml_value
 from mxcubecore_lims.errors import SecretReferenceError
 
 _REFERENCE = re.compile(r"^\$\{(env|file):([^}]+)\}$")
@@ -127,8 +128,6 @@ def _shape_scalar(raw: RawScalar, annotation: Any, resolve: Callable[[str, int],
         # A resolved reference is text; type it as if it had been written here.
         if _is_textual(annotation):
             return text
-        from mxcubecore_lims.config.xml_reader import guess_xml_value
-
         return guess_xml_value(text)
     if _is_textual(annotation):
         if raw.guessed is None and _allows_none(annotation):

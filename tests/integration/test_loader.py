@@ -50,7 +50,7 @@ def test_xml_href_may_point_at_yaml_and_yaml_entry_at_xml(tmp_path: Path) -> Non
         tmp_path,
         {
             "beamline.yaml": beamline_yaml({"stage": "stage.xml"}),
-            "stage.xml": f"""
+            "stage.xml": """
                 <object class="ProbeObject">
                   <object href="/phi" role="phi"/>
                   <object href="/kappa" role="kappa"/>
