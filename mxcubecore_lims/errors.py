@@ -54,6 +54,12 @@ __all__ = [
     "IspybError",
     "IcatError",
     "LdapError",
+    "LdapInvalidInputError",
+    "LdapInvalidCredentialsError",
+    "LdapUnknownUserError",
+    "LdapNotInGroupError",
+    "LdapUnavailableError",
+    "LdapConfigError",
     # mxcubecore's metadata errors, reachable from our root
     "LimsMetadataGatherError",
     "LimsMetadataWriteError",
@@ -276,7 +282,31 @@ class IcatError(LimsError):
 
 
 class LdapError(LimsError):
-    """The LDAP server reported an error."""
+    """Authentication through LDAP failed."""
+
+
+class LdapInvalidInputError(LdapError, LimsAuthenticationError):
+    """A user name or password refused before any bind (empty, control characters, too long)."""
+
+
+class LdapInvalidCredentialsError(LdapError, LimsAuthenticationError):
+    """The server refused the password (or, without a search, the user name)."""
+
+
+class LdapUnknownUserError(LdapError, LimsUnknownUserError):
+    """No entry matches the user name."""
+
+
+class LdapNotInGroupError(LdapError, LimsAuthorizationError):
+    """The user authenticated but is not in the required group."""
+
+
+class LdapUnavailableError(LdapError, LimsUnavailableError):
+    """No configured LDAP server answered (every URI was tried), or TLS failed."""
+
+
+class LdapConfigError(LdapError, LimsConfigError):
+    """The LDAP configuration is wrong (e.g. the service account is refused)."""
 
 
 # --------------------------------------------------------------------------
