@@ -13,6 +13,7 @@ greenlet run. Every connect and every answer has a timeout.
 from __future__ import annotations
 
 import logging
+import math
 import ssl
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -149,11 +150,13 @@ class LdapAuthClient:
             dn = settings.bind_dn_template.format(username=dn_value(username))  # type: ignore[union-attr]
             with self._open(uri, dn, password, user_bind=True) as user_connection:
                 entry = self._read_entry(user_connection, dn)
+                self._check_same_name(entry, username)
                 self._check_group(user_connection, dn, username)
             return self._user(username, dn, entry, uri)
         search_password = settings.service_password.get_secret_value() if settings.service_password else None
         with self._open(uri, settings.service_dn, search_password) as search_connection:
             dn, entry = self._find_user(search_connection, username)
+            self._check_same_name(entry, username)
             with self._open(uri, dn, password, user_bind=True):
                 pass
             self._check_group(search_connection, dn, username)
@@ -171,6 +174,18 @@ class LdapAuthClient:
                 f"{self.settings.base_dn}; the login attribute must be unique"
             )
         return entries[0]["dn"], dict(entries[0].get("attributes") or {})
+
+    def _check_same_name(self, entry: dict[str, Any], username: str) -> None:
+        """Refuses a match that is not the typed name up to letter case.
+
+        Directory matching rules fold more than case (OpenLDAP's caseIgnoreMatch
+        maps full-width ``ａｌｉｃｅ`` to ``alice``); accepting such a match would
+        log in one person under two names.
+        """
+        values = entry.get(self.settings.login_attribute) or []
+        values = values if isinstance(values, list) else [values]
+        if not any(str(value).casefold() == username.casefold() for value in values):
+            raise LdapUnknownUserError("unknown user")
 
     def _read_entry(self, connection: Connection, dn: str) -> dict[str, Any]:
         self._search(connection, dn, "(objectClass=*)", BASE, self.settings.attributes)
@@ -265,7 +280,8 @@ class LdapAuthClient:
             user=dn,
             password=password,
             authentication=SIMPLE if dn else ANONYMOUS,
-            receive_timeout=settings.operation_timeout,
+            # ldap3 packs this into SO_RCVTIMEO as a C long: whole seconds only.
+            receive_timeout=max(1, math.ceil(settings.operation_timeout)),
             read_only=True,
             raise_exceptions=False,
             auto_bind=False,
@@ -277,17 +293,17 @@ class LdapAuthClient:
                     raise _ServerDown(f"StartTLS refused: {_result(connection)}")
             bound = connection.bind()
         except ssl.SSLError as error:
-            connection.unbind()
+            _discard(connection)
             raise _ServerDown(f"TLS failed: {error.__class__.__name__}: {error}") from error
         except _TRANSPORT_ERRORS as error:
-            connection.unbind()
+            _discard(connection)
             raise _ServerDown(_describe(error)) from error
         except ldap_exceptions.LDAPException as error:
-            connection.unbind()
+            _discard(connection)
             raise LdapConfigError(f"LDAP connection to {uri} failed: {_describe(error)}") from error
         if not bound:
             description = _result(connection)
-            connection.unbind()
+            _discard(connection)
             if description in _UNAVAILABLE_RESULTS:
                 raise _ServerDown(description)
             if user_bind:
@@ -295,7 +311,7 @@ class LdapAuthClient:
             who = "the service account" if dn else "an anonymous bind"
             raise LdapConfigError(f"the LDAP server refused {who} ({description})")
         if user_bind and not self._is_authenticated(connection):
-            connection.unbind()
+            _discard(connection)
             raise LdapInvalidCredentialsError("the server treated the bind as anonymous")
         return _Bound(connection)
 
@@ -323,9 +339,24 @@ class _Bound:
         return self.connection
 
     def __exit__(self, *exc_info: object) -> None:
+        _discard(self.connection)
+
+
+def _discard(connection: Connection) -> None:
+    """Unbinds and closes a connection, whatever state it is in.
+
+    ldap3 leaves the socket open when ``open()`` fails part-way (e.g. a TLS
+    handshake refused), so it is closed here explicitly.
+    """
+    try:
+        connection.unbind()
+    except (*_TRANSPORT_ERRORS, ldap_exceptions.LDAPException):
+        pass
+    sock = getattr(connection, "socket", None)
+    if sock is not None:
         try:
-            self.connection.unbind()
-        except _TRANSPORT_ERRORS:
+            sock.close()
+        except OSError:
             pass
 
 

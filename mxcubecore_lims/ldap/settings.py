@@ -50,7 +50,7 @@ class LdapSettings(BaseModel):
     connect_timeout: float = Field(default=5.0, gt=0)
     """Seconds to wait for a TCP (and TLS) connection to one server."""
     operation_timeout: float = Field(default=10.0, gt=0)
-    """Seconds to wait for one LDAP answer."""
+    """Seconds to wait for one LDAP answer (rounded up to whole seconds by ldap3)."""
     required_group: Optional[str] = None
     """DN of a group (groupOfNames, groupOfUniqueNames or posixGroup) the user must be in."""
     full_name_attribute: str = "cn"
@@ -86,7 +86,7 @@ class LdapSettings(BaseModel):
     @property
     def attributes(self) -> list[str]:
         """Every attribute read from a user's entry."""
-        wanted = [self.full_name_attribute, self.email_attribute, self.home_directory_attribute]
+        wanted = [self.login_attribute, self.full_name_attribute, self.email_attribute, self.home_directory_attribute]
         return list(dict.fromkeys([*wanted, *self.extra_attributes]))
 
 

@@ -1,1 +1,215 @@
-"""pytest plugin shipped with mxcubecore-lims (fixtures for emulated LIMS servers)."""
+"""pytest plugin shipped with mxcubecore-lims (fixtures for emulated LIMS servers).
+
+Registered through the ``pytest11`` entry point, so every test session of a
+project that installs mxcubecore-lims has these fixtures without importing
+anything.
+
+LDAP fixtures (a real OpenLDAP slapd, see :mod:`mxcubecore_lims.testing.slapd`):
+
+* ``slapd_server`` (session): plain ``ldap://`` server seeded with
+  :data:`~mxcubecore_lims.testing.ldap_seed.DEFAULT_SEED`. Shared by the whole
+  session: read from it, do not change it.
+* ``slapd_tls_server`` (session): the same, plus ``ldaps://`` and StartTLS
+  with a throw-away CA (``ca_file``) and an unrelated CA (``other_ca_file``).
+* ``slapd_factory`` (function): ``slapd_factory(**kwargs)`` starts a private
+  :class:`~mxcubecore_lims.testing.slapd.SlapdServer` (keyword arguments as
+  its constructor) for tests that stop, restart or change it; all are closed
+  after the test.
+
+When slapd is not installed these fixtures skip the test, or fail it when the
+``CI`` environment variable is set (so CI never goes green by skipping).
+When a test using a server fails, the report gets a section with slapd's log
+for that test, and the server's run directory is kept and named there.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from mxcubecore_lims.testing.certificates import OpenSslNotFoundError, find_openssl
+from mxcubecore_lims.testing.slapd import SlapdError, SlapdNotFoundError, SlapdServer, find_slapd
+
+__all__ = [
+    "SlapdFactory",
+    "is_ci",
+    "skip_or_fail",
+    "require_slapd",
+    "require_openssl",
+    "slapd_server",
+    "slapd_tls_server",
+    "slapd_factory",
+]
+
+# Values of CI that mean "not CI" (people do write CI=0 or CI=false).
+_NOT_CI = {"", "0", "false", "no", "off"}
+
+# Servers the fixtures started, to attach their logs to failing reports.
+_servers: weakref.WeakSet[SlapdServer] = weakref.WeakSet()
+_log_marks = pytest.StashKey[dict[int, int]]()
+
+
+def is_ci(environ: Mapping[str, str] | None = None) -> bool:
+    """Tells whether we run under continuous integration (``CI`` is set and true)."""
+    environ = os.environ if environ is None else environ
+    return environ.get("CI", "").strip().lower() not in _NOT_CI
+
+
+def skip_or_fail(reason: str, environ: Mapping[str, str] | None = None) -> NoReturn:
+    """Skips the test, or fails it under CI, for a missing prerequisite.
+
+    Args:
+        reason: What is missing and how to get it.
+        environ: The environment to read ``CI`` from (default ``os.environ``).
+
+    Raises:
+        pytest.fail.Exception: Under CI.
+        pytest.skip.Exception: Otherwise.
+    """
+    if is_ci(environ):
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_slapd(
+    slapd_path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
+    """Returns the slapd binary, or skips/fails (see :func:`skip_or_fail`).
+
+    Args:
+        slapd_path: An explicit binary; else ``MXCUBECORE_LIMS_SLAPD`` or the
+            usual places.
+        environ: The environment (default ``os.environ``).
+    """
+    try:
+        return find_slapd(slapd_path, environ)
+    except SlapdNotFoundError as exc:
+        skip_or_fail(str(exc), environ)
+
+
+def require_openssl(environ: Mapping[str, str] | None = None) -> Path:
+    """Returns the openssl binary, or skips/fails (see :func:`skip_or_fail`)."""
+    try:
+        return find_openssl()
+    except OpenSslNotFoundError as exc:
+        skip_or_fail(str(exc), environ)
+
+
+def _start(**kwargs: Any) -> SlapdServer:
+    """Creates and starts a server after checking its prerequisites."""
+    slapd = require_slapd(kwargs.pop("slapd_path", None))
+    if kwargs.get("tls"):
+        require_openssl()
+    server = SlapdServer(slapd_path=slapd, **kwargs)
+    _servers.add(server)
+    try:
+        server.start()
+    except SlapdNotFoundError as exc:
+        # slapd is there but its schemas are not: still an installation gap.
+        server.close()
+        skip_or_fail(str(exc))
+    except BaseException:
+        # The error message carries the log; keep the directory as well.
+        server.close(keep_directory=True)
+        raise
+    return server
+
+
+class SlapdFactory:
+    """Starts private servers for one test; the ``slapd_factory`` fixture.
+
+    Attributes:
+        servers: Every server started, in order.
+    """
+
+    def __init__(self) -> None:
+        self.servers: list[SlapdServer] = []
+
+    def __call__(self, **kwargs: Any) -> SlapdServer:
+        """Starts a server; keyword arguments as :class:`SlapdServer`'s."""
+        server = _start(**kwargs)
+        self.servers.append(server)
+        return server
+
+    def close(self) -> None:
+        """Closes every server (their ``keep_directory`` flags decide the rest)."""
+        for server in self.servers:
+            server.close()
+
+
+@pytest.fixture(scope="session")
+def slapd_server() -> Iterator[SlapdServer]:
+    """A session-wide slapd seeded with DEFAULT_SEED, on ``ldap://`` only."""
+    server = _start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def slapd_tls_server() -> Iterator[SlapdServer]:
+    """A session-wide slapd with ``ldaps://``, StartTLS and DEFAULT_SEED."""
+    server = _start(tls=True)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def slapd_factory() -> Iterator[Callable[..., SlapdServer]]:
+    """Starts private servers for this test: ``slapd_factory(**kwargs)``."""
+    factory = SlapdFactory()
+    yield factory
+    factory.close()
+
+
+# --------------------------------------------------------------------------
+# logs in failure reports
+
+
+def _servers_of(item: pytest.Item) -> list[SlapdServer]:
+    """Returns the servers a test uses, through any of its fixtures."""
+    found: list[SlapdServer] = []
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, SlapdServer):
+            found.append(value)
+        elif isinstance(value, SlapdFactory):
+            found.extend(value.servers)
+    # A server can be reached through two fixtures; report it once.
+    return list({id(server): server for server in found}.values())
+
+
+def _where(server: SlapdServer) -> str:
+    """Returns the server's URI, or a placeholder before it had a port."""
+    try:
+        return server.uri
+    except SlapdError:
+        return "(not started)"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """Notes where each live server's log stands before the test sets up."""
+    item.stash[_log_marks] = {id(server): server.log_size() for server in _servers}
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[pytest.TestReport]:
+    """Adds slapd's log to a failing test's report and keeps its directory."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        marks = item.stash.get(_log_marks, {})
+        for server in _servers_of(item):
+            # Keep the run directory for a post-mortem; close() respects this.
+            server.keep_directory = True
+            since = marks.get(id(server), 0)
+            title = f"slapd log {_where(server)} ({report.when})"
+            body = f"run directory (kept): {server.run_dir}\n{server.log_text(since)}"
+            report.sections.append((title, body))
+    return report
