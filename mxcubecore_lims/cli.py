@@ -6,6 +6,8 @@ Sub-commands:
 * ``convert FILE.xml`` - write the equivalent YAML, comments kept.
 * ``demo`` - load the emulated beamline and print its object graph and the
   state of its LIMS objects.
+* ``emulate ldap`` - run a real slapd on loopback, seeded with test users, for
+  a beamline engineer to point an MXCuBE at.
 """
 
 from __future__ import annotations
@@ -83,6 +85,40 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_emulate(args: argparse.Namespace) -> int:
+    """Runs an emulated server in the foreground until interrupted."""
+    import signal
+    import threading
+
+    from mxcubecore_lims.testing.ldap_seed import DEFAULT_SEED, load_seed_yaml
+    from mxcubecore_lims.testing.slapd import SlapdServer
+
+    if args.seed and args.seed.endswith((".ldif", ".LDIF")):
+        server = SlapdServer(seed=None, ldif=[Path(args.seed)], tls=args.tls, port=args.port, suffix=args.suffix)
+    else:
+        seed = load_seed_yaml(args.seed) if args.seed else DEFAULT_SEED
+        server = SlapdServer(seed=seed, tls=args.tls, port=args.port, suffix=args.suffix)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with server:
+        print(f"LDAP server (slapd) for {server.base_dn}")
+        print(f"  ldap:   {server.uri}")
+        if args.tls:
+            print(f"  ldaps:  {server.ldaps_uri}   (CA: {server.ca_file})")
+        print(f"  root:   {server.root_dn}")
+        print(f"  search: {server.service_dn}")
+        if server.seed is not None:
+            print("  users:  " + ", ".join(user.uid for user in server.seed.users))
+        print(f"  log:    {server.log_file}")
+        print("Ctrl-C to stop.", flush=True)
+        try:
+            while not stopped.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Builds the argument parser of the ``mxcubecore-lims`` command."""
     parser = argparse.ArgumentParser(prog="mxcubecore-lims", description=__doc__.splitlines()[0])
@@ -105,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", help="configuration directory (default: configuration/demo)")
     demo.add_argument("-v", "--verbose", action="store_true", help="show mxcubecore's INFO log")
     demo.set_defaults(run=run_demo)
+
+    emulate = commands.add_parser("emulate", help="run an emulated LIMS-side server on loopback")
+    servers = emulate.add_subparsers(dest="server", required=True)
+    ldap = servers.add_parser("ldap", help="a real slapd with test users")
+    ldap.add_argument("--port", type=int, help="ldap:// port (default: a free one)")
+    ldap.add_argument("--seed", help="users and groups: a YAML seed file or an LDIF file")
+    ldap.add_argument("--suffix", default="dc=example,dc=org", help="database suffix")
+    ldap.add_argument("--tls", action="store_true", help="also serve ldaps:// and StartTLS with a test CA")
+    ldap.set_defaults(run=run_emulate)
     return parser
 
 

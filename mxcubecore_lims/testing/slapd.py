@@ -187,6 +187,8 @@ class SlapdServer:
         debug_level: slapd's ``-d`` level (see :data:`DEFAULT_DEBUG_LEVEL`).
         ready_timeout: Seconds to wait for slapd to answer.
         host: The loopback address to listen on.
+        port: A fixed ``ldap://`` port (default: a free ephemeral one).
+        ldaps_port: A fixed ``ldaps://`` port for the TLS variant.
         keep_directory: Keep the run directory on :meth:`close`. Set to
             ``True`` by the pytest plugin when a test using the server fails.
     """
@@ -206,6 +208,8 @@ class SlapdServer:
         debug_level: str = DEFAULT_DEBUG_LEVEL,
         ready_timeout: float = 10.0,
         host: str = "127.0.0.1",
+        port: int | None = None,
+        ldaps_port: int | None = None,
         keep_directory: bool = False,
     ) -> None:
         self.suffix = suffix
@@ -224,6 +228,7 @@ class SlapdServer:
         self.run_dir: Path | None = None
         self.tls_material: TlsMaterial | None = None
         self.start_count = 0
+        self._requested_ports = (port, ldaps_port)
         self._port: int | None = None
         self._ldaps_port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -573,6 +578,13 @@ class SlapdServer:
 
     def _start_on_fresh_ports(self, attempts: int = 3) -> None:
         """Starts on newly picked ports, retrying if one was taken meanwhile."""
+        requested, requested_ldaps = self._requested_ports
+        if requested is not None:
+            # A fixed port (standalone use): no race to retry.
+            self._port = requested
+            self._ldaps_port = (requested_ldaps or free_port(self.host)) if self.tls else None
+            self._launch_and_wait()
+            return
         for attempt in range(attempts):
             self._port = free_port(self.host)
             self._ldaps_port = free_port(self.host) if self.tls else None
