@@ -37,19 +37,21 @@ from typing import Any, Dict, List, Optional, Tuple
 from mxcubecore import HardwareRepository as HWR
 from mxcubecore.HardwareObjects.abstract import AbstractLims as core_abstract_lims
 
-from mxcubecore_lims.errors import LimsConfigError, LimsNoSessionError, LimsNotSupportedError
+from mxcubecore_lims.errors import LimsConfigError, LimsDataError, LimsNoSessionError, LimsNotSupportedError
 from mxcubecore_lims.model import (
     BeamlineSetup,
     DataCollection,
     DataCollectionGroup,
     EnergyScan,
     EnergyScanSampleAssociation,
+    EnergyScanStoreResult,
     Image,
     RobotAction,
     Sample,
     SampleUpdate,
     Workflow,
     XfeSpectrum,
+    XfeSpectrumStoreResult,
 )
 from mxcubecore_lims.model.session import Lims, LimsSessionManager, LimsUser, Session
 
@@ -76,6 +78,7 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         super().__init__(name)
         self.session_manager = LimsSessionManager(active_session=None, sessions=[], users={})
         self.samples: list[dict[str, Any]] = []
+        self._tokens: dict[str, str | dict] = {}
         self._active_user_name: str | None = None
         self._beamline_name: str | None = None
 
@@ -152,6 +155,10 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         """
         return bool(self.session_manager.users) and self.session_manager.active_session is not None
 
+    def get_active_lims(self) -> Lims:
+        """The LIMS whose samples are in use (ICAT code asks ``HWR.beamline.lims`` for it)."""
+        return self.get_lims_name()[0]
+
     def get_session_manager(self) -> LimsSessionManager:
         """The session manager (also reachable as the attribute ``session_manager``)."""
         return self.session_manager
@@ -194,14 +201,25 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
     def add_user(self, user_name: str, sessions: List[Session], lims_token: str | dict = "") -> None:
         """Registers (or re-registers) a logged-in user and the sessions they may use.
 
+        While a session is active, only users who may use it are admitted, so
+        the active session always stays among the selectable ones.
+
         Args:
             user_name: Key of the user in the session manager.
             sessions: Sessions this user may collect in.
-            lims_token: Backend token for this user, if any; never logged.
+            lims_token: Backend token for this user, if any. Kept apart from
+                the session manager, whose repr would otherwise show it.
+
+        Raises:
+            LimsNoSessionError: A session is active and this user may not use it.
         """
-        self.session_manager.users[user_name] = LimsUser(
-            user_name=user_name, sessions=list(sessions), lims_token=lims_token
-        )
+        active = self.session_manager.active_session
+        if active is not None and all(s.session_id != active.session_id for s in sessions):
+            raise LimsNoSessionError(
+                f"user '{user_name}' may not use the active session {active.session_id}"
+            )
+        self._tokens[user_name] = lims_token
+        self.session_manager.users[user_name] = LimsUser(user_name=user_name, sessions=list(sessions))
         if self._active_user_name is None:
             self._active_user_name = user_name
         self.log.debug("user %s registered with %d session(s)", user_name, len(sessions))
@@ -211,8 +229,9 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         """Forgets a logged-in user.
 
         The selectable sessions grow back to those shared by the remaining
-        users; the active session stays (it is shared by them too). When the
-        last user leaves, the active session is cleared.
+        users; the active session stays (every user admitted may use it, see
+        :meth:`add_user`). When the last user leaves, the active session is
+        cleared.
 
         Args:
             user_name: The user's key, as given to :meth:`add_user`.
@@ -222,6 +241,7 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         """
         if self.session_manager.users.pop(user_name, None) is None:
             return False
+        self._tokens.pop(user_name, None)
         self.log.debug("user %s removed", user_name)
         if self._active_user_name == user_name:
             self._active_user_name = next(iter(self.session_manager.users), None)
@@ -239,6 +259,35 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         if user_name not in self.session_manager.users:
             raise LimsNoSessionError(f"user '{user_name}' is not logged in to the LIMS")
         self._active_user_name = user_name
+
+    def get_user_token(self, user_name: str) -> str | dict:
+        """The backend token stored for a logged-in user ("" when none)."""
+        return self._tokens.get(user_name, "")
+
+    def add_user_and_shared_sessions(self, lims_session: Any, sessions: List[Session]) -> None:
+        """mxcubecore's name for :meth:`add_user` (``lims_session.name`` is the user)."""
+        self.add_user(lims_session.name, sessions)
+
+    @property
+    def active_session(self) -> Optional[Session]:
+        """mxcubecore's attribute: the session manager's active session."""
+        return self.session_manager.active_session
+
+    @active_session.setter
+    def active_session(self, session: Optional[Session]) -> None:
+        # mxcubecore's constructor assigns None before the manager exists.
+        if "session_manager" in self.__dict__:
+            self.session_manager.active_session = session
+
+    @property
+    def sessions(self) -> List[Session]:
+        """mxcubecore's attribute: the selectable sessions."""
+        return list(self.session_manager.sessions or [])
+
+    @sessions.setter
+    def sessions(self, sessions: List[Session]) -> None:
+        if "session_manager" in self.__dict__:
+            self.session_manager.sessions = list(sessions)
 
     def get_active_user(self) -> LimsUser | None:
         """The logged-in user in control, if any."""
@@ -377,10 +426,25 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
     def update_bl_sample(self, bl_sample: LegacyDict) -> None:
         """Stores what the beamline learnt about a sample (e.g. its centring position).
 
-        Raises:
-            LimsDataError: The dict does not fit :class:`SampleUpdate`.
+        A dict that does not fit :class:`SampleUpdate` is logged with the
+        field and value at fault and not stored: AbstractCollect calls this
+        outside any ``try``, and a bad LIMS record must not abort a collection.
         """
-        self._write_sample_update(SampleUpdate.from_legacy(bl_sample))
+        sample = self._parse_or_log(SampleUpdate, bl_sample, "update_bl_sample")
+        if sample is not None:
+            self._write_sample_update(sample)
+
+    def _parse_or_log(self, model: Any, data: Any, operation: str) -> Any:
+        """``model.from_legacy(data)``, or None after logging the typed error.
+
+        For the calls that mxcubecore makes without guarding them, where an
+        exception would abort the experiment rather than just the record.
+        """
+        try:
+            return model.from_legacy(data)
+        except LimsDataError as error:
+            self.log.error("%s: record not stored: %s", operation, error)
+            return None
 
     @abc.abstractmethod
     def _write_sample_update(self, sample: SampleUpdate) -> None:
@@ -470,10 +534,11 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
     def store_image(self, image_dict: LegacyDict) -> Id:
         """Stores one image of a collection; returns the image id.
 
-        Raises:
-            LimsDataError: The dict does not fit :class:`Image`.
+        A dict that does not fit :class:`Image` is logged and not stored (None
+        is returned): AbstractCollect calls this outside any ``try``.
         """
-        return self._write_image(Image.from_legacy(image_dict))
+        image = self._parse_or_log(Image, image_dict, "store_image")
+        return None if image is None else self._write_image(image)
 
     @abc.abstractmethod
     def _write_image(self, image: Image) -> Id:
@@ -484,10 +549,12 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
     def store_robot_action(self, robot_action_dict: LegacyDict) -> Id:
         """Stores a sample-changer action (load, unload...); returns its id.
 
-        Raises:
-            LimsDataError: The dict does not fit :class:`RobotAction`.
+        A dict that does not fit :class:`RobotAction` is logged and not stored
+        (None is returned): the queue's ``mount_sample`` calls this outside
+        any ``try``, and a mount that worked must not fail over its record.
         """
-        return self._write_robot_action(RobotAction.from_legacy(robot_action_dict))
+        action = self._parse_or_log(RobotAction, robot_action_dict, "store_robot_action")
+        return None if action is None else self._write_robot_action(action)
 
     @abc.abstractmethod
     def _write_robot_action(self, action: RobotAction) -> Id:
@@ -502,7 +569,12 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         Raises:
             LimsDataError: The dict does not fit :class:`EnergyScan`.
         """
-        return {"energyScanId": self._write_energy_scan(EnergyScan.from_legacy(energyscan_dict))}
+        scan_id = self._write_energy_scan(EnergyScan.from_legacy(energyscan_dict))
+        return EnergyScanStoreResult(energy_scan_id=scan_id).to_legacy()
+
+    def storeEnergyScan(self, energyscan_dict: LegacyDict) -> LegacyDict:  # noqa: N802
+        """The camelCase name mxcubecore's EnergyScanMockup (and EMBL, PX1 code) calls."""
+        return self.store_energy_scan(energyscan_dict)
 
     @abc.abstractmethod
     def _write_energy_scan(self, scan: EnergyScan) -> Id:
@@ -531,7 +603,7 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
             LimsDataError: The dict does not fit :class:`XfeSpectrum`.
         """
         spectrum_id = self._write_xfe_spectrum(XfeSpectrum.from_legacy(xfespectrum_dict))
-        return {"xfeFluorescenceSpectrumId": spectrum_id}
+        return XfeSpectrumStoreResult(xfe_fluorescence_spectrum_id=spectrum_id).to_legacy()
 
     @abc.abstractmethod
     def _write_xfe_spectrum(self, spectrum: XfeSpectrum) -> Id:

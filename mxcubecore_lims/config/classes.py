@@ -5,15 +5,19 @@ mxcubecore reads ``class`` differently per format: XML ``a.b.C`` means module
 ``C``. Both are accepted in both formats (the file's own convention first),
 so a file moved from one format to the other keeps working.
 
-A bare name (``Session``) is looked up in mxcubecore's hardware-object
-packages by full module path. mxcubecore itself finds bare names through
-``sys.path`` entries it adds, which imports the module a second time under
-another name (two ``Session`` classes); the full path avoids that.
+A bare name (``Session``) is found the way mxcubecore finds it, through
+``sys.path``, so a site's own ``Session.py`` in a hardware-object directory
+wins as it does under mxcubecore. When the module found is one of
+mxcubecore's own files, it is imported by its full module path instead:
+mxcubecore's ``sys.path`` entries would import it a second time under the
+bare name (two ``Session`` classes). Failing that, mxcubecore's
+hardware-object packages are searched by full path.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,13 +37,36 @@ BARE_NAME_PACKAGES = (
 def candidate_imports(class_path: str, file_format: Format) -> list[tuple[str, str]]:
     """Lists ``(module, attribute)`` pairs to try for a class path, best first."""
     if "." not in class_path:
-        return [(f"{package}.{class_path}", class_path) for package in BARE_NAME_PACKAGES] + [
-            (class_path, class_path)
-        ]
+        on_path = _module_on_sys_path(class_path)
+        packaged = [(f"{package}.{class_path}", class_path) for package in BARE_NAME_PACKAGES]
+        return ([(on_path, class_path)] if on_path else []) + packaged
     module, _, attribute = class_path.rpartition(".")
     xml_form = (class_path, attribute)
     yaml_form = (module, attribute)
     return [xml_form, yaml_form] if file_format == "xml" else [yaml_form, xml_form]
+
+
+def _module_on_sys_path(name: str) -> str | None:
+    """The module a bare name imports through ``sys.path``, by its canonical name.
+
+    Returns:
+        ``mxcubecore.<...>.Name`` when the file found belongs to mxcubecore,
+        the bare name for any other file, None when nothing is found.
+    """
+    try:
+        found = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.origin:
+        return None
+    origin = Path(found.origin).resolve()
+    core = importlib.util.find_spec("mxcubecore")
+    if core is not None and core.submodule_search_locations:
+        core_dir = Path(next(iter(core.submodule_search_locations))).resolve()
+        if origin.is_relative_to(core_dir):
+            relative = origin.relative_to(core_dir).with_suffix("")
+            return ".".join(("mxcubecore", *relative.parts))
+    return name
 
 
 @lru_cache(maxsize=None)

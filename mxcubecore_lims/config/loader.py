@@ -198,7 +198,7 @@ class ConfigLoader:
             self._report(problem)
             return LoadedBeamline(None, self.lookup, {}, self.problems)
         if register:
-            self._registry = _install_registry(self.lookup)
+            self._registry = _install_registry(self.lookup, self._load_by_name)
         try:
             with _lax_core_validation(), self.lookup.cached():
                 top = self._load(top_file, "beamline", None)
@@ -211,6 +211,20 @@ class ConfigLoader:
             _uninstall_registry()
             graph.registered = False
         return graph
+
+    def _load_by_name(self, name: str) -> Any:
+        """Loads an object that code asks mxcubecore's repository for by name.
+
+        Objects may call ``get_hardware_object("/name")`` in their ``init()``;
+        answering through this loader keeps one instance per file and lets
+        that file be YAML.
+        """
+        try:
+            path = self.lookup.find(name)
+        except LimsConfigError as problem:
+            log.error("repository look-up of %s: %s", name, problem)
+            return None
+        return self._load(path, Path(path).stem, None)
 
     def load_file(self, path: Path, role: str) -> Any:
         """Loads the graph below one file, without registering it.
@@ -382,6 +396,17 @@ class ConfigLoader:
         base_dir = spec.path.parent
         values: dict[str, Any] = {}
         referenced: set[str] = set()  # properties with a resolved ${...}: never shown
+
+        def undeclared(key: str, line: int) -> None:
+            if self.strict:
+                self._report(
+                    ConfigUndeclaredPropertyError(
+                        f"undeclared key '{key}' in a property of {type(entry.obj).__name__}",
+                        spec.path,
+                        line,
+                        key,
+                    )
+                )
         for name, raw in spec.properties.items():
 
             def resolve(text: str, line: int, _name: str = name) -> str:
@@ -391,8 +416,11 @@ class ConfigLoader:
                 return value
 
             annotation = fields.get(name, UNDECLARED) if fields else UNDECLARED
+            if annotation is UNDECLARED and is_secret_name(name):
+                # mxcubecore would read an undeclared password "0123" as 123.
+                annotation = str
             try:
-                values[name] = shape_value(raw, annotation, resolve)
+                values[name] = shape_value(raw, annotation, resolve, undeclared)
             except LimsConfigError as problem:
                 self._report(problem)
         if fields and self.strict:
@@ -443,32 +471,35 @@ def _mirror_xml_properties(obj: Any, spec: ObjectSpec, values: dict[str, Any]) -
     if not isinstance(obj, HardwareObjectNode):
         return
     for name, raw in spec.properties.items():
-        if isinstance(raw, RawScalar):
-            obj._property_set[name] = values.get(name, raw.guessed)
+        value = values.get(name)
+        if isinstance(raw, RawScalar) or (isinstance(raw, RawList) and raw.repeated_element):
+            obj._property_set[name] = value
             obj._property_set.set_property_path(name, f"{obj._path}/{name}")
         else:
-            items = raw.items if isinstance(raw, RawList) else [raw]
-            for item in items:
-                if isinstance(item, RawMap):
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict):
                     obj._add_object(name, _xml_node(name, item))
 
 
-def _xml_node(name: str, raw: RawMap) -> Any:
+def _xml_node(name: str, value: dict[str, Any]) -> Any:
+    """A legacy property node from a shaped (typed, resolved) complex value."""
     from mxcubecore.BaseHardwareObjects import HardwareObjectNode
 
     node = HardwareObjectNode(name)
-    for key, value in raw.items.items():
-        if isinstance(value, RawScalar):
-            node._property_set[key] = value.guessed
-        elif isinstance(value, RawList):
-            for item in value.items:
-                if isinstance(item, RawMap):
-                    node._add_object(key, _xml_node(key, item))
+    for key, item in value.items():
+        if isinstance(item, list) and all(isinstance(i, dict) for i in item):
+            for element in item:
+                node._add_object(key, _xml_node(key, element))
+        else:
+            node._property_set[key] = item
     return node
 
 
-def _install_registry(lookup: LookupPath) -> Any:
-    """Creates mxcubecore's repository client over our lookup path."""
+def _install_registry(lookup: LookupPath, load_by_name: Any) -> Any:
+    """Creates mxcubecore's repository client over our lookup path.
+
+    Its loading of objects not yet loaded is routed to our loader.
+    """
     from mxcubecore import HardwareRepository as HWR
 
     if HWR._instance is not None or HWR.beamline is not None:
@@ -479,6 +510,7 @@ def _install_registry(lookup: LookupPath) -> Any:
     client_class = vars(HWR)["__HardwareRepositoryClient"]
     client = client_class([str(d) for d in lookup.directories])
     client.connect()
+    client._load_hardware_object = load_by_name
     HWR._instance = client
     return client
 

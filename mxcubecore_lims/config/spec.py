@@ -40,10 +40,18 @@ class RawMap:
 
 @dataclass
 class RawList:
-    """A sequence value (YAML sequence, repeated XML elements)."""
+    """A sequence value (YAML sequence, repeated XML elements).
+
+    Attributes:
+        items: The values.
+        line: Line of the first.
+        repeated_element: The same XML element written several times: a list
+            for a field declared as one, else its last value (as mxcubecore).
+    """
 
     items: list["RawValue"]
     line: int
+    repeated_element: bool = False
 
 
 RawValue = Union[RawScalar, RawMap, RawList]

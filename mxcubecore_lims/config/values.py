@@ -22,6 +22,7 @@ import enum
 from collections import abc
 import os
 import re
+import stat
 import types
 import typing
 from pathlib import Path
@@ -29,11 +30,13 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
-from mxcubecore_lims.config.spec import RawMap, RawScalar, RawValue
-from mxcubecore_lims.config.xml_reader import guess_xml_value
+from mxcubecore_lims.config.spec import RawList, RawMap, RawScalar, RawValue
 from mxcubecore_lims.errors import SecretReferenceError
 
-_REFERENCE = re.compile(r"^\$\{(env|file):([^}]+)\}$")
+_REFERENCE = re.compile(r"^\$\{(env|file):([^}]*)\}$")
+
+#: Longest file a ``${file:...}`` reference may name: secrets are small.
+MAX_REFERENCED_FILE_BYTES = 64 * 1024
 _TEXT_TYPES: tuple[type, ...] = (str, SecretStr, SecretBytes, bytes, Path)
 _SCALAR_NON_TEXT_TYPES: tuple[type, ...] = (int, float, bool)
 
@@ -63,9 +66,17 @@ def resolve_reference(text: str, base_dir: Path, file: Path, line: int, field: s
     """
     if text.startswith("$${"):
         return text[1:]
-    match = _REFERENCE.match(text)
-    if match is None:
+    if not text.startswith("${"):
         return text
+    match = _REFERENCE.match(text)
+    if match is None or not match.group(2).strip():
+        # A typo must not send "${ENV:PW}" to a server as the password.
+        raise SecretReferenceError(
+            f"malformed reference in '{field}': write ${{env:NAME}} or ${{file:PATH}}, or $${{ for a literal ${{",
+            file,
+            line,
+            field,
+        )
     kind, name = match.group(1), match.group(2).strip()
     if kind == "env":
         value = os.environ.get(name)
@@ -76,10 +87,11 @@ def resolve_reference(text: str, base_dir: Path, file: Path, line: int, field: s
         return value
     secret_path = (base_dir / Path(name).expanduser()).resolve()
     try:
-        content = secret_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        content = _read_small_file(secret_path)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         raise SecretReferenceError(
-            f"cannot read file {secret_path} (referenced by '{field}'): {error.__class__.__name__}",
+            f"cannot read file {secret_path} (referenced by '{field}'): {error.__class__.__name__}"
+            + (f": {error}" if isinstance(error, ValueError) and not isinstance(error, UnicodeDecodeError) else ""),
             file,
             line,
             field,
@@ -87,13 +99,36 @@ def resolve_reference(text: str, base_dir: Path, file: Path, line: int, field: s
     return content[:-1] if content.endswith("\n") else content
 
 
-def shape_value(raw: RawValue, annotation: Any, resolve: Callable[[str, int], str]) -> Any:
+def _read_small_file(path: Path) -> str:
+    """Reads a regular file of at most :data:`MAX_REFERENCED_FILE_BYTES`.
+
+    Raises:
+        ValueError: Not a regular file (a FIFO would hang the load), or too big.
+    """
+    with open(path, "rb") as stream:
+        status = os.fstat(stream.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise ValueError("not a regular file")
+        data = stream.read(MAX_REFERENCED_FILE_BYTES + 1)
+    if len(data) > MAX_REFERENCED_FILE_BYTES:
+        raise ValueError(f"larger than {MAX_REFERENCED_FILE_BYTES} bytes")
+    return data.decode("utf-8")
+
+
+def shape_value(
+    raw: RawValue,
+    annotation: Any,
+    resolve: Callable[[str, int], str],
+    undeclared: Callable[[str, int], None] | None = None,
+) -> Any:
     """Builds the Python value handed to the model for one raw value.
 
     Args:
         raw: The value as read from the file.
         annotation: The declared type, or :data:`UNDECLARED`.
         resolve: Resolves secret references in a text, given its line.
+        undeclared: Called with the key and line of every key a nested model
+            does not declare (strict checking).
 
     Returns:
         The value for pydantic to validate: raw text where the declared type is
@@ -101,18 +136,31 @@ def shape_value(raw: RawValue, annotation: Any, resolve: Callable[[str, int], st
     """
     if isinstance(raw, RawScalar):
         return _shape_scalar(raw, annotation, resolve)
+    if isinstance(raw, RawList) and raw.repeated_element and not _is_sequence(annotation):
+        # A repeated XML element for a single value: mxcubecore keeps the last.
+        return shape_value(raw.items[-1], annotation, resolve, undeclared)
     if isinstance(raw, RawMap):
         model = _model_class(annotation)
         if model is not None:
             fields = _fields_by_key(model)
+            if undeclared is not None:
+                for key, value in raw.items.items():
+                    if key not in fields:
+                        undeclared(key, value.line)
             return {
-                key: shape_value(value, fields.get(key, UNDECLARED), resolve)
+                key: shape_value(value, fields.get(key, UNDECLARED), resolve, undeclared)
                 for key, value in raw.items.items()
             }
+        if _is_sequence(annotation) and len(raw.items) == 1:
+            # XML's way to write a list: <tags><tag>a</tag><tag>b</tag></tags>.
+            (only,) = raw.items.values()
+            items = only.items if isinstance(only, RawList) else [only]
+            item_type = _sequence_item_type(annotation)
+            return [shape_value(item, item_type, resolve, undeclared) for item in items]
         item_type = _mapping_value_type(annotation)
-        return {key: shape_value(value, item_type, resolve) for key, value in raw.items.items()}
+        return {key: shape_value(value, item_type, resolve, undeclared) for key, value in raw.items.items()}
     item_type = _sequence_item_type(annotation)
-    return [shape_value(item, item_type, resolve) for item in raw.items]
+    return [shape_value(item, item_type, resolve, undeclared) for item in raw.items]
 
 
 def declared_fields(model: type[BaseModel]) -> dict[str, Any]:
@@ -125,10 +173,10 @@ def _shape_scalar(raw: RawScalar, annotation: Any, resolve: Callable[[str, int],
         return None
     text = resolve(raw.text, raw.line)
     if text != raw.text:
-        # A resolved reference is text; type it as if it had been written here.
-        if _is_textual(annotation):
-            return text
-        return guess_xml_value(text)
+        # A resolved value is text and stays text unless its field says
+        # otherwise (pydantic converts "12" for an int field): a secret such
+        # as "00123" must never be read as the number 123.
+        return text
     if _is_textual(annotation):
         if raw.guessed is None and _allows_none(annotation):
             return None
@@ -189,6 +237,14 @@ def _mapping_value_type(annotation: Any) -> Any:
             arguments = typing.get_args(member)
             return arguments[1] if len(arguments) == 2 else UNDECLARED
     return UNDECLARED
+
+
+def _is_sequence(annotation: Any) -> bool:
+    for member in _args(annotation):
+        origin = typing.get_origin(member)
+        if isinstance(origin, type) and issubclass(origin, (abc.Sequence, abc.Set)):
+            return True
+    return False
 
 
 def _sequence_item_type(annotation: Any) -> Any:

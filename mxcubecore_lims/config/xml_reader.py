@@ -56,8 +56,10 @@ def guess_xml_value(text: str) -> Any:
 
 def make_parser() -> etree.XMLParser:
     """Returns an XML parser that keeps comments and refuses entities and network."""
+    # Internal entities are expanded as mxcubecore's parser does; external
+    # ones (files, URLs) never are.
     return etree.XMLParser(
-        remove_comments=False, resolve_entities=False, no_network=True, huge_tree=False
+        remove_comments=False, resolve_entities="internal", no_network=True, huge_tree=False
     )
 
 
@@ -94,28 +96,45 @@ def read_xml(path: Path) -> ObjectSpec:
         class_path=root.get("class"),
         class_line=root.sourceline or 1,
     )
-    complex_values: dict[str, list[RawMap]] = {}
+    complex_values: dict[str, list[RawValue]] = {}
+    leaves: dict[str, list[RawValue]] = {}
     for child in _elements(root):
         tag = str(child.tag)
         line = child.sourceline or spec.class_line
-        target = next((child.get(a) for a in _REFERENCE_ATTRIBUTES if child.get(a)), None)
         if tag == "hwr_import":
             raise ConfigValueError(_HWR_IMPORT_UNSUPPORTED, path, line, tag)
-        if target is not None or any(a in child.attrib for a in _REFERENCE_ATTRIBUTES):
-            if not target:
-                raise ConfigValueError(f"<{tag}> reference has an empty href", path, line, tag)
-            spec.references.append(Reference(child.get("role") or tag, target, line, tag))
+        reference = _reference(child, path)
+        if reference is not None:
+            spec.references.append(reference)
         elif tag in ("command", "channel") and "name" in child.attrib and "type" in child.attrib:
             entry = ({k: guess_xml_value(v) for k, v in child.attrib.items()}, _text(child))
             (spec.xml_commands if tag == "command" else spec.xml_channels).append(entry)
         elif _has_elements(child):
-            complex_values.setdefault(tag, []).append(_read_complex(child))
+            complex_values.setdefault(tag, []).append(_read_complex(child, spec))
         else:
-            text = _text(child)
-            spec.properties[tag] = RawScalar(text, guess_xml_value(text), line)
+            leaves.setdefault(tag, []).append(_scalar(child, line))
+    for tag, values in leaves.items():
+        spec.properties[tag] = values[0] if len(values) == 1 else RawList(values, values[0].line, True)
     for tag, values in complex_values.items():
-        spec.properties[tag] = values[0] if len(values) == 1 else RawList(list(values), values[0].line)
+        spec.properties[tag] = values[0] if len(values) == 1 else RawList(values, values[0].line)
     return spec
+
+
+def _reference(element: etree._Element, path: Path) -> Reference | None:
+    """The reference an element with ``href``/``hwrid`` makes, else None."""
+    if not any(attribute in element.attrib for attribute in _REFERENCE_ATTRIBUTES):
+        return None
+    tag = str(element.tag)
+    line = element.sourceline or 1
+    target = next((element.get(a) for a in _REFERENCE_ATTRIBUTES if element.get(a)), None)
+    if not target:
+        raise ConfigValueError(f"<{tag}> reference has an empty href", path, line, tag)
+    return Reference(element.get("role") or tag, target, line, tag)
+
+
+def _scalar(element: etree._Element, line: int) -> RawScalar:
+    text = _text(element)
+    return RawScalar(text, guess_xml_value(text), line)
 
 
 def _elements(element: etree._Element) -> list[etree._Element]:
@@ -128,21 +147,34 @@ def _has_elements(element: etree._Element) -> bool:
 
 
 def _text(element: etree._Element) -> str:
-    return (element.text or "").strip()
+    """The element's text, including text after comments inside it."""
+    parts = [element.text or ""]
+    parts.extend(child.tail or "" for child in element if not isinstance(child.tag, str))
+    return "".join(parts).strip()
 
 
-def _read_complex(element: etree._Element) -> RawMap:
-    """Converts a complex property element: leaves as scalars, nested complex as lists."""
-    items: dict[str, RawValue] = {}
+def _read_complex(element: etree._Element, spec: ObjectSpec) -> RawMap:
+    """Converts a complex property element: leaves as scalars, nested complex as lists.
+
+    A reference inside it (the old ``<motors><object href=.../></motors>``
+    style) is a role of the object itself, as mxcubecore attaches it.
+    """
+    leaves: dict[str, list[RawValue]] = {}
     nested: dict[str, list[RawValue]] = {}
     for child in _elements(element):
         tag = str(child.tag)
         line = child.sourceline or element.sourceline or 1
-        if _has_elements(child):
-            nested.setdefault(tag, []).append(_read_complex(child))
+        reference = _reference(child, spec.path)
+        if reference is not None:
+            spec.references.append(reference)
+        elif _has_elements(child):
+            nested.setdefault(tag, []).append(_read_complex(child, spec))
         else:
-            text = _text(child)
-            items[tag] = RawScalar(text, guess_xml_value(text), line)
+            leaves.setdefault(tag, []).append(_scalar(child, line))
+    items: dict[str, RawValue] = {
+        tag: values[0] if len(values) == 1 else RawList(values, values[0].line, True)
+        for tag, values in leaves.items()
+    }
     for tag, values in nested.items():
         items[tag] = RawList(values, values[0].line)
     return RawMap(items, element.sourceline or 1)

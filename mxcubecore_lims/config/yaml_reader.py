@@ -78,8 +78,9 @@ def read_yaml(path: Path, yaml: YAML | None = None) -> ObjectSpec:
 
 def _read_spec(path: Path, root: Node | None, constructor: Any) -> ObjectSpec:
     if not isinstance(root, MappingNode):
-        line = root.start_mark.line + 1 if root is not None else None
+        line = root.start_mark.line + 1 if root is not None else 1
         raise ConfigSyntaxError("a hardware-object file must be a YAML mapping", path, line)
+    converter = _Converter(path, constructor)
     top = {key: node for key, (_, node) in _mapping_items(root, path).items()}
     class_node = top.get("class")
     class_path = None
@@ -98,7 +99,7 @@ def _read_spec(path: Path, root: Node | None, constructor: Any) -> ObjectSpec:
         if not isinstance(configuration, MappingNode):
             raise ConfigValueError("'configuration' must be a mapping", path, _line(configuration), "configuration")
         for name, (key_line, node) in _mapping_items(configuration, path).items():
-            spec.properties[name] = _raw(node, path, constructor, key_line)
+            spec.properties[name] = converter.raw(node, key_line)
     objects = top.get("objects")
     if objects is not None and not _is_null(objects):
         if not isinstance(objects, MappingNode):
@@ -109,7 +110,7 @@ def _read_spec(path: Path, root: Node | None, constructor: Any) -> ObjectSpec:
             spec.references.append(Reference(role, node.value, key_line))
     for key, node in top.items():
         if key not in _TOP_LEVEL_KEYS:
-            spec.yaml_extra[key] = constructor.construct_object(node, deep=True)
+            spec.yaml_extra[key] = converter.construct(node)
     return spec
 
 
@@ -138,21 +139,49 @@ def _mapping_items(node: MappingNode, path: Path) -> dict[str, tuple[int, Node]]
     return items
 
 
-def _raw(node: Node, path: Path, constructor: Any, line: int | None = None) -> RawValue:
-    """Converts a node to a raw value that keeps text, typed value and line.
+class _Converter:
+    """Turns nodes into raw values, keeping text, typed value and line.
 
-    Args:
-        node: The value node.
-        path: The file, for errors.
-        constructor: ruamel's constructor, for YAML's own typing.
-        line: The line to report (the key's, for mapping values); default the node's.
+    Aliases make a YAML document a graph, not a tree: each node is converted
+    once (an alias shares the result, so a "billion laughs" document stays
+    small) and a node that contains itself is refused.
     """
-    line = line if line is not None else _line(node)
-    if isinstance(node, MappingNode):
-        items = _mapping_items(node, path).items()
-        return RawMap({k: _raw(v, path, constructor, key_line) for k, (key_line, v) in items}, line)
-    if isinstance(node, SequenceNode):
-        return RawList([_raw(item, path, constructor) for item in node.value], line)
-    guessed: Any = constructor.construct_object(node, deep=True)
-    text = None if _is_null(node) and node.style is None else str(node.value)
-    return RawScalar(text, guessed, line)
+
+    def __init__(self, path: Path, constructor: Any) -> None:
+        self.path = path
+        self.constructor = constructor
+        self._done: dict[tuple[int, int], RawValue] = {}
+        self._open: set[int] = set()
+
+    def construct(self, node: Node) -> Any:
+        """YAML's own typing of a node, with construction errors mapped."""
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (YAMLError, ValueError, TypeError, RecursionError) as error:
+            raise ConfigSyntaxError(
+                f"invalid YAML value: {getattr(error, 'problem', None) or error}", self.path, _line(node)
+            ) from error
+
+    def raw(self, node: Node, line: int | None = None) -> RawValue:
+        """Converts a node; ``line`` is the line to report (the key's, for mapping values)."""
+        line = line if line is not None else _line(node)
+        key = (id(node), line)
+        if key in self._done:
+            return self._done[key]
+        if id(node) in self._open:
+            raise ConfigSyntaxError("a YAML alias refers to a value that contains it", self.path, line)
+        self._open.add(id(node))
+        try:
+            value: RawValue
+            if isinstance(node, MappingNode):
+                items = _mapping_items(node, self.path).items()
+                value = RawMap({k: self.raw(v, key_line) for k, (key_line, v) in items}, line)
+            elif isinstance(node, SequenceNode):
+                value = RawList([self.raw(item) for item in node.value], line)
+            else:
+                text = None if _is_null(node) and node.style is None else str(node.value)
+                value = RawScalar(text, self.construct(node), line)
+        finally:
+            self._open.discard(id(node))
+        self._done[key] = value
+        return value

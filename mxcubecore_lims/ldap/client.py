@@ -1,9 +1,15 @@
 """LDAP authentication on ldap3, with failover, TLS and typed outcomes.
 
-One authentication opens fresh connections and closes them: logins are rare,
-and a connection that outlives a server restart is exactly what made
-mxcubecore's authenticator need a reconnect dance. A server that comes back
-is simply used again at the next login.
+One authentication opens one fresh connection and closes it: search (as the
+service account, or anonymously), then re-bind as the user on the same
+connection. A connection that outlives a server restart is what made
+mxcubecore's authenticator need a reconnect dance; a server that comes back
+is simply used again at the next login. The ldap3 ``Server`` objects are
+kept, so host names are resolved once, not per login.
+
+An anonymous bind never counts as a login: the only bind that can succeed
+for a user is a simple bind with that user's DN and a non-empty password
+(empty ones are refused before any connection, see :mod:`.escaping`).
 
 ldap3 is pure Python, so once gevent has patched the standard library its
 sockets are cooperative: a login waiting on a slow server lets every other
@@ -18,7 +24,7 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ldap3 import ANONYMOUS, BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
+from ldap3 import BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
 from ldap3.core import exceptions as ldap_exceptions
 
 from mxcubecore_lims.errors import (
@@ -94,6 +100,10 @@ class LdapAuthClient:
         self.settings = settings
         self._connection_factory = connection_factory
         self._tls = self._make_tls(settings)
+        self._servers = {
+            uri: Server(uri, connect_timeout=settings.connect_timeout, tls=self._tls, get_info=NONE)
+            for uri in settings.uris
+        }
         if not settings.verify_certificates:
             log.warning("LDAP server certificates are NOT verified (verify_certificates is off)")
 
@@ -133,12 +143,12 @@ class LdapAuthClient:
         )
 
     def ping(self) -> bool:
-        """True when at least one server accepts a connection and an anonymous bind. Never raises."""
+        """True when at least one server accepts a connection (and TLS). Never raises."""
         for uri in self.settings.uris:
             try:
-                with self._open(uri, None, None):
+                with self._connect(uri):
                     return True
-            except (_ServerDown, LdapConfigError, LdapInvalidCredentialsError):
+            except (_ServerDown, LdapConfigError):
                 continue
         return False
 
@@ -146,20 +156,26 @@ class LdapAuthClient:
 
     def _authenticate_on(self, uri: str, username: str, password: str) -> LdapUser:
         settings = self.settings
-        if not settings.searches:
-            dn = settings.bind_dn_template.format(username=dn_value(username))  # type: ignore[union-attr]
-            with self._open(uri, dn, password, user_bind=True) as user_connection:
-                entry = self._read_entry(user_connection, dn)
+        with self._connect(uri) as connection:
+            if not settings.searches:
+                dn = settings.bind_dn_template.format(username=dn_value(username))  # type: ignore[union-attr]
+                self._bind(connection, dn, password, user=True)
+                entry = self._read_entry(connection, dn)
                 self._check_same_name(entry, username)
-                self._check_group(user_connection, dn, username)
-            return self._user(username, dn, entry, uri)
-        search_password = settings.service_password.get_secret_value() if settings.service_password else None
-        with self._open(uri, settings.service_dn, search_password) as search_connection:
-            dn, entry = self._find_user(search_connection, username)
-            self._check_same_name(entry, username)
-            with self._open(uri, dn, password, user_bind=True):
-                pass
-            self._check_group(search_connection, dn, username)
+                in_group = self._in_group(connection, dn, username)
+            else:
+                if settings.service_dn:
+                    service_password = settings.service_password.get_secret_value()  # type: ignore[union-attr]
+                    self._bind(connection, settings.service_dn, service_password, user=False)
+                dn, entry = self._find_user(connection, username)
+                self._check_same_name(entry, username)
+                # Asked as the searching identity, which may read groups; told
+                # only after the password is checked, so a wrong password never
+                # learns about group membership.
+                in_group = self._in_group(connection, dn, username)
+                self._bind(connection, dn, password, user=True)
+        if not in_group:
+            raise LdapNotInGroupError(f"user is not a member of {settings.required_group}")
         return self._user(username, dn, entry, uri)
 
     def _find_user(self, connection: Connection, username: str) -> tuple[str, dict[str, Any]]:
@@ -192,18 +208,17 @@ class LdapAuthClient:
         entries = [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
         return dict(entries[0].get("attributes") or {}) if entries else {}
 
-    def _check_group(self, connection: Connection, dn: str, username: str) -> None:
+    def _in_group(self, connection: Connection, dn: str, username: str) -> bool:
+        """True when no group is required or the user is in it."""
         group = self.settings.required_group
         if not group:
-            return
+            return True
         member_filter = "(|{}{}{})".format(
             equality_filter("member", dn),
             equality_filter("uniqueMember", dn),
             equality_filter("memberUid", username),
         )
-        found = self._search(connection, group, member_filter, BASE, [], missing_ok=True)
-        if not found:
-            raise LdapNotInGroupError(f"user is not a member of {group}")
+        return self._search(connection, group, member_filter, BASE, [], missing_ok=True)
 
     def _search(
         self,
@@ -261,37 +276,28 @@ class LdapAuthClient:
             version=ssl.PROTOCOL_TLS_CLIENT if settings.verify_certificates else ssl.PROTOCOL_TLS,
         )
 
-    def _open(
-        self, uri: str, dn: Optional[str], password: Optional[str], user_bind: bool = False
-    ) -> "_Bound":
-        """Connects to one server, upgrades to TLS if configured, and binds.
-
-        Args:
-            uri: The server.
-            dn: Who to bind as; None for an anonymous bind (searching only).
-            password: The password for ``dn``.
-            user_bind: This bind checks a user's password (its refusal is the
-                user's, not the configuration's).
-        """
-        settings = self.settings
-        server = Server(uri, connect_timeout=settings.connect_timeout, tls=self._tls, get_info=NONE)
+    def _connect(self, uri: str) -> "_Bound":
+        """Opens a connection to one server, upgraded to TLS if configured; no bind yet."""
+        server = self._servers[uri]
+        # ldap3 remembers a failed address as unavailable for minutes; each
+        # login must try again, so a restarted server is used at once.
+        server.reset_availability()
         connection = self._connection_factory(
             server,
-            user=dn,
-            password=password,
-            authentication=SIMPLE if dn else ANONYMOUS,
             # ldap3 packs this into SO_RCVTIMEO as a C long: whole seconds only.
-            receive_timeout=max(1, math.ceil(settings.operation_timeout)),
+            receive_timeout=max(1, math.ceil(self.settings.operation_timeout)),
             read_only=True,
             raise_exceptions=False,
             auto_bind=False,
         )
         try:
             connection.open()
-            if settings.start_tls and not uri.startswith("ldaps://"):
+            if self.settings.start_tls and not uri.startswith("ldaps://"):
                 if not connection.start_tls():
                     raise _ServerDown(f"StartTLS refused: {_result(connection)}")
-            bound = connection.bind()
+        except _ServerDown:
+            _discard(connection)
+            raise
         except ssl.SSLError as error:
             _discard(connection)
             raise _ServerDown(f"TLS failed: {error.__class__.__name__}: {error}") from error
@@ -301,32 +307,35 @@ class LdapAuthClient:
         except ldap_exceptions.LDAPException as error:
             _discard(connection)
             raise LdapConfigError(f"LDAP connection to {uri} failed: {_describe(error)}") from error
-        if not bound:
-            description = _result(connection)
-            _discard(connection)
-            if description in _UNAVAILABLE_RESULTS:
-                raise _ServerDown(description)
-            if user_bind:
-                raise LdapInvalidCredentialsError("wrong user name or password")
-            who = "the service account" if dn else "an anonymous bind"
-            raise LdapConfigError(f"the LDAP server refused {who} ({description})")
-        if user_bind and not self._is_authenticated(connection):
-            _discard(connection)
-            raise LdapInvalidCredentialsError("the server treated the bind as anonymous")
         return _Bound(connection)
 
     @staticmethod
-    def _is_authenticated(connection: Connection) -> bool:
-        """True when the server says who we are: an anonymous bind has no identity."""
+    def _bind(connection: Connection, dn: str, password: str, user: bool) -> None:
+        """Binds as ``dn`` (simple bind; the password is never empty here).
+
+        Args:
+            connection: An open connection.
+            dn: Who to bind as.
+            password: Their password.
+            user: The bind checks a user's password (a refusal is theirs);
+                otherwise it is the service account (a refusal is ours).
+        """
         try:
-            identity = connection.extend.standard.who_am_i()
+            bound = connection.rebind(user=dn, password=password, authentication=SIMPLE)
         except _TRANSPORT_ERRORS as error:
             raise _ServerDown(_describe(error)) from error
-        except ldap_exceptions.LDAPException:
-            # Server without the Who am I? extension: trust the successful bind,
-            # which our non-empty password made a real one.
-            return True
-        return bool(identity and str(identity).strip() not in ("", "dn:"))
+        except ldap_exceptions.LDAPException as error:
+            if user:
+                raise LdapInvalidCredentialsError("wrong user name or password") from None
+            raise LdapConfigError(f"the LDAP server refused the service account ({_describe(error)})") from None
+        if bound:
+            return
+        description = _result(connection)
+        if description in _UNAVAILABLE_RESULTS:
+            raise _ServerDown(description)
+        if user:
+            raise LdapInvalidCredentialsError("wrong user name or password")
+        raise LdapConfigError(f"the LDAP server refused the service account ({description})")
 
 
 class _Bound:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self, Union
 
@@ -185,18 +185,25 @@ def check_end_after_start(start: Any, end: Any) -> Any:
     """Checks that ``end`` is not before ``start``; returns ``end``.
 
     Timestamps that cannot be compared (one missing, or only one with a
-    time zone) pass.
+    time zone) pass. Collect routines write local time without a zone, so
+    when the clocks go back an hour a real action can seem to end up to an
+    hour before it started: naive timestamps get that much slack.
 
     Raises:
-        ValueError: ``end`` is before ``start``.
+        ValueError: ``end`` is before ``start`` (by more than the slack).
     """
     try:
         if start is not None and end is not None:
-            if parse_timestamp(end) < parse_timestamp(start):
+            started, ended = parse_timestamp(start), parse_timestamp(end)
+            slack = _DST_SLACK if started.tzinfo is None and ended.tzinfo is None else timedelta(0)
+            if ended < started - slack:
                 raise ValueError(f"end time is before start time {start!r}")
     except TypeError:
         pass
     return end
+
+
+_DST_SLACK = timedelta(hours=1)
 
 
 def legacy(key: str, default: Any = None, **kwargs: Any) -> Any:

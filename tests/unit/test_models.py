@@ -1114,7 +1114,8 @@ def test_values_the_producers_send_are_accepted(
         (Image, {"temperature": -5.0}, "temperature", -5.0),
         (
             RobotAction,
-            {"startTime": "2024-05-01 10:00:05", "endTime": "2024-05-01 10:00:00"},
+            # more than the hour of slack that clocks going back may need
+            {"startTime": "2024-05-01 11:00:05", "endTime": "2024-05-01 10:00:00"},
             "endTime",
             "2024-05-01 10:00:00",
         ),
