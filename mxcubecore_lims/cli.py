@@ -59,8 +59,21 @@ def run_convert(args: argparse.Namespace) -> int:
         if output.exists() and not args.force:
             print(f"{output} exists; use --force to overwrite", file=sys.stderr)
             return 1
+        beside_source = output.resolve().parent == source.resolve().parent and output.stem == source.stem
+        if beside_source and not args.replace:
+            # session.xml and session.yaml side by side make the name ambiguous.
+            print(
+                f"{output.name} next to {source.name} would make '{source.stem}' ambiguous; "
+                "use --replace (the XML file is kept as .xml.bak) or -o elsewhere",
+                file=sys.stderr,
+            )
+            return 1
         output.write_text(text, encoding="utf-8")
         print(f"wrote {output}")
+        if beside_source:
+            backup = source.with_name(source.name + ".bak")
+            source.rename(backup)
+            print(f"moved {source} to {backup}")
     return 0
 
 
@@ -135,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("-o", "--output", help="output file ('-' for standard output; default FILE.yaml)")
     convert.add_argument("--lookup", action="append", help="further lookup directory (repeatable)")
     convert.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    convert.add_argument(
+        "--replace", action="store_true", help="write FILE.yaml beside FILE.xml and keep the XML as FILE.xml.bak"
+    )
     convert.set_defaults(run=run_convert)
 
     demo = commands.add_parser("demo", help="load the emulated beamline and print it")

@@ -7,7 +7,8 @@ coercion for the rest), and ruamel quotes whatever YAML would otherwise read
 as another type (``'0123'``, ``'true'``, ``''``).
 
 XML comments before the root element become the YAML header; comments inside
-it are placed before the key of the element that follows them.
+it are placed before the key of the element that follows them. Comments
+nested inside complex properties are not carried over.
 """
 
 from __future__ import annotations
@@ -66,7 +67,13 @@ def xml_to_yaml(xml_path: str | Path, lookup: LookupPath | None = None) -> str:
         configuration[name] = _commented(value)
     objects = CommentedMap()
     for reference in spec.references:
-        objects[reference.role.lower()] = _reference_file(reference.target, path, reference.line, lookup)
+        role = reference.role.lower()
+        if role in objects:
+            # YAML's objects: is a mapping; a second entry would silently replace the first.
+            raise ConfigValueError(
+                f"role '{role}' is given twice; YAML needs one role per reference", path, reference.line, role
+            )
+        objects[role] = _reference_file(reference.target, path, reference.line, lookup)
     if configuration:
         document["configuration"] = configuration
     if objects:

@@ -105,9 +105,10 @@ def _read_small_file(path: Path) -> str:
     Raises:
         ValueError: Not a regular file (a FIFO would hang the load), or too big.
     """
-    with open(path, "rb") as stream:
-        status = os.fstat(stream.fileno())
-        if not stat.S_ISREG(status.st_mode):
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise ValueError("not a regular file")
         data = stream.read(MAX_REFERENCED_FILE_BYTES + 1)
     if len(data) > MAX_REFERENCED_FILE_BYTES:
@@ -134,33 +135,48 @@ def shape_value(
         The value for pydantic to validate: raw text where the declared type is
         textual, the guessed value where it is not or is unknown.
     """
-    if isinstance(raw, RawScalar):
-        return _shape_scalar(raw, annotation, resolve)
-    if isinstance(raw, RawList) and raw.repeated_element and not _is_sequence(annotation):
-        # A repeated XML element for a single value: mxcubecore keeps the last.
-        return shape_value(raw.items[-1], annotation, resolve, undeclared)
-    if isinstance(raw, RawMap):
-        model = _model_class(annotation)
-        if model is not None:
-            fields = _fields_by_key(model)
-            if undeclared is not None:
-                for key, value in raw.items.items():
-                    if key not in fields:
-                        undeclared(key, value.line)
-            return {
-                key: shape_value(value, fields.get(key, UNDECLARED), resolve, undeclared)
-                for key, value in raw.items.items()
-            }
-        if _is_sequence(annotation) and len(raw.items) == 1:
-            # XML's way to write a list: <tags><tag>a</tag><tag>b</tag></tags>.
-            (only,) = raw.items.values()
-            items = only.items if isinstance(only, RawList) else [only]
-            item_type = _sequence_item_type(annotation)
-            return [shape_value(item, item_type, resolve, undeclared) for item in items]
-        item_type = _mapping_value_type(annotation)
-        return {key: shape_value(value, item_type, resolve, undeclared) for key, value in raw.items.items()}
-    item_type = _sequence_item_type(annotation)
-    return [shape_value(item, item_type, resolve, undeclared) for item in raw.items]
+    return _Shaper(resolve, undeclared).shape(raw, annotation)
+
+
+class _Shaper:
+    """One shaping pass; a raw value shared through YAML aliases is shaped once."""
+
+    def __init__(self, resolve: Callable[[str, int], str], undeclared: Callable[[str, int], None] | None) -> None:
+        self.resolve = resolve
+        self.undeclared = undeclared
+        self._memo: dict[tuple[int, int], Any] = {}
+
+    def shape(self, raw: RawValue, annotation: Any) -> Any:
+        if isinstance(raw, RawScalar):
+            return _shape_scalar(raw, annotation, self.resolve)
+        key = (id(raw), id(annotation))
+        if key not in self._memo:
+            self._memo[key] = self._shape_container(raw, annotation)
+        return self._memo[key]
+
+    def _shape_container(self, raw: RawMap | RawList, annotation: Any) -> Any:
+        if isinstance(raw, RawList) and raw.repeated_element and not _is_sequence(annotation):
+            # A repeated XML element for a single value: mxcubecore keeps the last.
+            return self.shape(raw.items[-1], annotation)
+        if isinstance(raw, RawMap):
+            model = _model_class(annotation)
+            if model is not None:
+                fields = _fields_by_key(model)
+                if self.undeclared is not None:
+                    for key, value in raw.items.items():
+                        if key not in fields:
+                            self.undeclared(key, value.line)
+                return {key: self.shape(value, fields.get(key, UNDECLARED)) for key, value in raw.items.items()}
+            if _is_sequence(annotation) and len(raw.items) == 1:
+                # XML's way to write a list: <tags><tag>a</tag><tag>b</tag></tags>.
+                (only,) = raw.items.values()
+                items = only.items if isinstance(only, RawList) else [only]
+                item_type = _sequence_item_type(annotation)
+                return [self.shape(item, item_type) for item in items]
+            item_type = _mapping_value_type(annotation)
+            return {key: self.shape(value, item_type) for key, value in raw.items.items()}
+        item_type = _sequence_item_type(annotation)
+        return [self.shape(item, item_type) for item in raw.items]
 
 
 def declared_fields(model: type[BaseModel]) -> dict[str, Any]:

@@ -110,7 +110,10 @@ def read_xml(path: Path) -> ObjectSpec:
             entry = ({k: guess_xml_value(v) for k, v in child.attrib.items()}, _text(child))
             (spec.xml_commands if tag == "command" else spec.xml_channels).append(entry)
         elif _has_elements(child):
-            complex_values.setdefault(tag, []).append(_read_complex(child, spec))
+            value = _read_complex(child, spec)
+            if value.items or not all(_reference(c, path) for c in _elements(child)):
+                # (an element holding only references is a container of roles)
+                complex_values.setdefault(tag, []).append(value)
         else:
             leaves.setdefault(tag, []).append(_scalar(child, line))
     for tag, values in leaves.items():

@@ -15,6 +15,7 @@ from mxcubecore_lims.cli import main as cli_main
 from mxcubecore_lims.config.convert import xml_to_yaml
 from mxcubecore_lims.config.loader import load_beamline
 from mxcubecore_lims.config.lookup import LookupPath
+from mxcubecore_lims.errors import ConfigValueError
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_repository")]
 
@@ -112,11 +113,32 @@ def test_conversion_keeps_comments_and_quotes_what_yaml_would_retype(tmp_path: P
     assert "phi: phi.xml" in text
 
 
-def test_convert_command_writes_the_yaml_file(tmp_path: Path) -> None:
+def test_convert_command_replaces_the_xml_file_only_when_asked(tmp_path: Path) -> None:
     source = tmp_path / "session.xml"
     shutil.copy(DEMO / "session.xml", source)
-    assert cli_main(["convert", str(source)]) == 0
-    assert (tmp_path / "session.yaml").read_text(encoding="utf-8") == xml_to_yaml(source)
-    # A second run refuses to overwrite without --force.
+    expected = xml_to_yaml(source)
+    # Beside the XML file, the YAML file would make "session" ambiguous.
     assert cli_main(["convert", str(source)]) == 1
-    assert cli_main(["convert", str(source), "--force"]) == 0
+    assert not (tmp_path / "session.yaml").exists()
+    assert cli_main(["convert", str(source), "--replace"]) == 0
+    assert (tmp_path / "session.yaml").read_text(encoding="utf-8") == expected
+    assert not source.exists() and (tmp_path / "session.xml.bak").is_file()
+
+
+def test_convert_command_writes_elsewhere_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    source = DEMO / "session.xml"
+    output = tmp_path / "session.yaml"
+    assert cli_main(["convert", str(source), "-o", str(output)]) == 0
+    assert output.read_text(encoding="utf-8") == xml_to_yaml(source)
+    assert cli_main(["convert", str(source), "-o", str(output)]) == 1
+    assert cli_main(["convert", str(source), "-o", str(output), "--force"]) == 0
+
+
+def test_conversion_refuses_two_references_with_one_role(tmp_path: Path) -> None:
+    (tmp_path / "group.xml").write_text(
+        '<object class="ProbeObject">\n  <object href="/a"/>\n  <object href="/b"/>\n</object>\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigValueError) as caught:
+        xml_to_yaml(tmp_path / "group.xml")
+    assert caught.value.line == 3 and caught.value.field == "object"

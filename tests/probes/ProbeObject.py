@@ -36,6 +36,8 @@ class ProbeObject(HardwareObject):
         password: Optional[SecretStr] = None
         label: Optional[str] = None
         anything: Any = None
+        lookup: Optional[str] = None
+        """An object name to fetch from mxcubecore's repository in init()."""
 
     def _init(self) -> None:
         EVENTS.append(("_init", self.name))
@@ -43,5 +45,9 @@ class ProbeObject(HardwareObject):
 
     def init(self) -> None:
         self.roles_at_init = sorted(self._hwobj_by_role)
+        if self.config.lookup:
+            from mxcubecore import HardwareRepository as HWR
+
+            self.looked_up = HWR.get_hardware_repository().get_hardware_object(self.config.lookup)
         EVENTS.append(("init", self.name))
         super().init()

@@ -233,3 +233,57 @@ def test_schedule_helpers(lims: MemoryLims) -> None:
 def test_allow_session_accepts_without_error(lims: MemoryLims, caplog: Any) -> None:
     lims.allow_session(Session(session_id="s3", beamline_name="ID-OTHER"))
     assert "s3" in caplog.text
+
+
+def test_a_user_who_may_not_use_the_active_session_is_refused(lims: MemoryLims, signals: list) -> None:
+    lims.login("alice", "a-pw")
+    lims.set_active_session_by_id("s1")
+    with pytest.raises(LimsNoSessionError, match="s1"):
+        lims.login("bob", "b-pw")  # bob has s2 and s3, not the active s1
+    assert list(lims.session_manager.users) == ["alice"]
+    assert [s.session_id for s in lims.session_manager.sessions] == ["s1", "s2"]
+    assert signals == [["s1", "s2"]]
+
+
+def test_tokens_are_kept_out_of_the_session_manager(lims: MemoryLims) -> None:
+    lims.add_user("dave", [Session(session_id="s9")], lims_token="tok-5581")
+    assert lims.get_user_token("dave") == "tok-5581"
+    assert "tok-5581" not in repr(lims.session_manager)
+    assert "tok-5581" not in lims.session_manager.model_dump_json()
+    lims.remove_user("dave")
+    assert lims.get_user_token("dave") == ""
+
+
+def test_mxcubecore_attribute_and_method_names_work(lims: MemoryLims, signals: list) -> None:
+    class IcatSession:
+        name = "erin"
+
+    lims.add_user_and_shared_sessions(IcatSession(), [Session(session_id="s1")])
+    assert list(lims.session_manager.users) == ["erin"] and signals == [["s1"]]
+    assert [s.session_id for s in lims.sessions] == ["s1"]
+    lims.set_active_session_by_id("s1")
+    assert lims.active_session is lims.get_active_session()
+    assert lims.get_active_lims().name == "memory"
+    assert lims.storeEnergyScan({"sessionId": "s1", "element": "Se"}) == {"energyScanId": 1000}
+
+
+@pytest.mark.parametrize(
+    "call, bad",
+    [
+        ("store_robot_action", {"actionType": "LOAD", "startTime": "2024-05-01 12:00:00", "endTime": "2024-05-01 10:00:00"}),
+        ("store_image", {"dataCollectionId": 1, "imageNumber": "first"}),
+        ("update_bl_sample", {"blSampleId": "not-an-id", "lastKnownCentringPosition": 5j}),
+    ],
+)
+def test_calls_mxcubecore_does_not_guard_log_a_bad_dict_instead_of_raising(
+    lims: MemoryLims, caplog: Any, call: str, bad: dict
+) -> None:
+    assert getattr(lims, call)(bad) is None
+    assert lims.written == []
+    assert f"{call}: record not stored" in caplog.text
+
+
+def test_a_robot_action_across_the_autumn_clock_change_is_stored(lims: MemoryLims) -> None:
+    # Local time went back an hour during the mount: end seems 40 min before start.
+    action = {"actionType": "LOAD", "startTime": "2026-10-25 02:50:00", "endTime": "2026-10-25 02:10:00"}
+    assert lims.store_robot_action(action) == 1000
