@@ -40,7 +40,6 @@ __all__ = [
     "ConfigValueError",
     "ConfigUndeclaredPropertyError",
     "SecretReferenceError",
-    "ConfigProblems",
     # data
     "LimsDataError",
     # access
@@ -193,19 +192,6 @@ class SecretReferenceError(ConfigValueError):
 
     The message names the variable or file, never a value.
     """
-
-
-class ConfigProblems(LimsConfigError):
-    """Several configuration problems found in one pass.
-
-    Attributes:
-        problems: Every problem found, in the order found.
-    """
-
-    def __init__(self, problems: list[LimsConfigError]) -> None:
-        self.problems = list(problems)
-        lines = "\n".join(f"  {problem}" for problem in self.problems)
-        super().__init__(f"{len(self.problems)} configuration problem(s):\n{lines}")
 
 
 # --------------------------------------------------------------------------

@@ -36,13 +36,6 @@ def test_configuration_and_data_errors_are_value_errors_with_their_facts() -> No
     assert str(errors.LimsDataError("Image", "", [], "not a dict")).startswith("Image: not a dict")
 
 
-def test_problem_list_names_each_problem() -> None:
-    problems = errors.ConfigProblems(
-        [errors.ConfigSyntaxError("malformed XML", "a.xml", 3), errors.ConfigClassError("unknown", "b.yaml", 1)]
-    )
-    assert "a.xml:3: malformed XML" in str(problems) and "b.yaml:1: unknown" in str(problems)
-
-
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError):
         errors.NoSuchError  # noqa: B018
