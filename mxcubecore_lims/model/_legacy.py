@@ -27,6 +27,8 @@ and must not pay for mxcubecore's import-time side effects.
 
 from __future__ import annotations
 
+import copy
+
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -224,9 +226,25 @@ def legacy(key: str, default: Any = None, **kwargs: Any) -> Any:
 # the base class
 
 
-def _is_container(value: Any) -> bool:
-    """True for values whose contents validation may rebuild."""
-    return isinstance(value, (Mapping, list, tuple, set, frozenset, BaseModel))
+def _holds_models(value: Any) -> bool:
+    """True for values that validation turns into nested models (or may).
+
+    Their legacy form is rebuilt from the nested models, which remember their
+    own input; a flat container of scalars (``[0.1, 0.2]``) is remembered as
+    given, like a scalar.
+    """
+    if isinstance(value, (Mapping, BaseModel)):
+        return True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(isinstance(item, (Mapping, BaseModel, list, tuple, set, frozenset)) for item in value)
+    return False
+
+
+def _items_differ(typed: Any, given: Any) -> bool:
+    """True when a flat container's items changed type (``[1, 2]`` read as ``[1.0, 2.0]``)."""
+    if isinstance(typed, (list, tuple)) and isinstance(given, (list, tuple)):
+        return any(type(a) is not type(b) for a, b in zip(typed, given))
+    return False
 
 
 def _export(value: Any) -> Any:
@@ -277,6 +295,8 @@ class LegacyModel(BaseModel):
     # validation; key order as given
     _legacy_raw: dict[str, tuple[Any, Any]] = PrivateAttr(default_factory=dict)
     _legacy_order: tuple[str, ...] = PrivateAttr(default=())
+    # fields given as a tuple of dicts (validated into a list of models)
+    _legacy_tuples: frozenset[str] = PrivateAttr(default=frozenset())
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -369,14 +389,20 @@ class LegacyModel(BaseModel):
         if hidden:
             model.__pydantic_extra__.update(hidden)
         converted = {}
+        tuples = set()
         for key, value in given.items():
             name = cls.__legacy_fields__.get(key)
-            if name is None or _is_container(value):
+            if name is not None and _holds_models(value) and isinstance(value, tuple):
+                tuples.add(name)
+            if name is None or _holds_models(value):
                 continue
             typed = getattr(model, name)
-            if type(typed) is not type(value) or typed != value:
-                converted[name] = (value, typed)
+            if type(typed) is not type(value) or typed != value or _items_differ(typed, value):
+                # A copy of a container, so an in-place edit counts as a change.
+                kept = copy.copy(typed) if isinstance(typed, (list, set, dict)) else typed
+                converted[name] = (value, kept)
         model._legacy_raw = converted
+        model._legacy_tuples = frozenset(tuples)
         model._legacy_order = tuple(data)
         return model
 
@@ -439,7 +465,10 @@ class LegacyModel(BaseModel):
             given, typed = self._legacy_raw[name]
             if type(value) is type(typed) and value == typed:
                 return given
-        return _export(value)
+        exported = _export(value)
+        if name in self._legacy_tuples and isinstance(exported, list):
+            return tuple(exported)
+        return exported
 
 
 # --------------------------------------------------------------------------

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from mxcubecore_lims.model import Session
+
+DEMO = Path(__file__).resolve().parents[2] / "configuration" / "demo"
 
 pytestmark = pytest.mark.integration
 
@@ -26,3 +32,32 @@ def test_demo_prints_the_object_graph_and_lims_state() -> None:
     assert "    omega" in out and "motors/omega.xml:" in out
     assert "session: beamline ID-DEMO" in out
     assert "LIMS objects:" in out
+
+
+
+def test_the_report_shows_each_lims_object_state(tmp_path: Path, clean_repository: None) -> None:
+    from mxcubecore_lims.demo import describe_beamline, load_demo
+
+    config = tmp_path / "demo"
+    shutil.copytree(DEMO, config)
+    (config / "lims.xml").write_text(
+        '<object class="MemoryLims"><object href="/session" role="session"/></object>', encoding="utf-8"
+    )
+    beamline = (config / "beamline.yaml").read_text(encoding="utf-8")
+    (config / "beamline.yaml").write_text(beamline.replace("objects:\n", "objects:\n  lims: lims.xml\n", 1), encoding="utf-8")
+    graph = load_demo(config)
+    try:
+        lims = graph.beamline.get_object_by_role("lims")
+        lims.add_user("alice", [Session(session_id="s1"), Session(session_id="s2")])
+        lims.set_active_session_by_id("s2")
+        report = describe_beamline(graph)
+    finally:
+        graph.close()
+    assert "LIMS /lims (MemoryLims)" in report
+    assert "LIMS names: memory" in report
+    assert "login type: user" in report
+    assert "beamline: ID-DEMO" in report
+    assert "users logged in: alice" in report
+    assert "selectable sessions: 2" in report
+    assert "active session: s2" in report
+    assert "connected: True" in report

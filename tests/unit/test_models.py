@@ -1234,3 +1234,25 @@ def test_collections_namedtuple_is_accepted_for_any_model() -> None:
     model = DataCollectionGroup.from_legacy(Group(1, "OSC"))
 
     assert model.to_legacy() == {"sessionId": 1, "experimentType": "OSC"}
+
+
+@pytest.mark.parametrize(
+    "model, data",
+    [
+        (Oscillation, {"mesh_range": [1, 2]}),
+        (Oscillation, {"mesh_range": ["0.1", "0.2"]}),
+        (Oscillation, {"mesh_range": (0.1, 0.2)}),
+        (DataCollection, {"oscillation_sequence": ({"start": 0, "range": 0.1},)}),
+        (BeamlineSetup, {"undulators": ("u1", "u2")}),
+    ],
+)
+def test_containers_round_trip_with_their_types(model: type[LegacyModel], data: dict) -> None:
+    out = model.from_legacy(copy.deepcopy(data)).to_legacy()
+    assert repr(out) == repr(data)
+
+
+def test_an_edited_list_is_written_as_edited() -> None:
+    setup = BeamlineSetup.from_legacy({"undulators": ("u1", "u2")})
+    assert setup.undulators == ["u1", "u2"]
+    setup.undulators.append("u3")
+    assert setup.to_legacy()["undulators"] == ["u1", "u2", "u3"]
