@@ -13,9 +13,7 @@ chooch's result was too far from the theoretical edge and was discarded.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
-
-from pydantic import ValidationInfo, field_validator
+from typing import Optional, Union
 
 from mxcubecore_lims.model._legacy import (
     EnergyKeV,
@@ -25,16 +23,14 @@ from mxcubecore_lims.model._legacy import (
     LegacyModel,
     NonNegative,
     Percent,
-    Timestamp,
-    check_end_after_start,
     legacy,
 )
-from mxcubecore_lims.model.sample import SampleReference
+from mxcubecore_lims.model._scan import ScanRecord
 
 __all__ = ["EnergyScan", "EnergyScanSampleAssociation", "EnergyScanStoreResult"]
 
 
-class EnergyScan(LegacyModel):
+class EnergyScan(ScanRecord):
     """An energy (MAD edge) scan with its chooch analysis.
 
     Example:
@@ -46,15 +42,8 @@ class EnergyScan(LegacyModel):
         PosixPath('/data/se.raw')
     """
 
-    session_id: Optional[IntOrText] = legacy("sessionId")
-    """LIMS session id."""
-    bl_sample_id: Optional[IntOrText] = legacy("blSampleId")
-    """LIMS id of the sample (popped before storing; see
-    :class:`EnergyScanSampleAssociation`)."""
     energy_scan_id: Optional[IntOrText] = legacy("energyScanId")
     """LIMS id of the scan, to update an existing one."""
-    sample_reference: Optional[SampleReference] = legacy("sample_reference")
-    """The sample scanned."""
     element: Optional[str] = legacy("element")
     """Element symbol, e.g. ``"Se"``."""
     edge_energy: Optional[Union[EnergyKeV, str]] = legacy("edgeEnergy")
@@ -81,38 +70,14 @@ class EnergyScan(LegacyModel):
     """f' at the remote energy [electrons]."""
     remote_f_double_prime: Optional[float] = legacy("remoteFDoublePrime")
     """f'' at the remote energy [electrons]."""
-    start_time: Optional[Timestamp] = legacy("startTime")
-    """Start of the scan, ``"%Y-%m-%d %H:%M:%S"``."""
-    end_time: Optional[Timestamp] = legacy("endTime")
-    """End of the scan, ``"%Y-%m-%d %H:%M:%S"``; not before the start."""
-    exposure_time: Optional[NonNegative] = legacy("exposureTime")
-    """Counting time per point [s]."""
     transmission_factor: Optional[Percent] = legacy("transmissionFactor")
     """Transmission during the scan [%]."""
-    flux: Optional[NonNegative] = legacy("flux")
-    """Flux at the start [photons/s]."""
-    flux_end: Optional[NonNegative] = legacy("flux_end")
-    """Flux at the end [photons/s]."""
     fluorescence_detector: Optional[str] = legacy("fluorescenceDetector")
     """Fluorescence detector, e.g. ``"KETEK_AXAS-A"``."""
-    filename: Optional[FilePath] = legacy("filename")
-    """Raw data file name (ESRF: the archive file name, no directory)."""
-    scan_file_full_path: Optional[FilePath] = legacy("scanFileFullPath")
-    """Scan data file; ESRFEnergyScan gives a :class:`~pathlib.Path`."""
     jpeg_chooch_file_full_path: Optional[FilePath] = legacy("jpegChoochFileFullPath")
     """Plot of the chooch analysis."""
     chooch_file_full_path: Optional[FilePath] = legacy("choochFileFullPath")
     """Chooch output file."""
-    working_directory: Optional[FilePath] = legacy("workingDirectory")
-    """Working directory."""
-    comments: Optional[str] = legacy("comments")
-    """Comments, e.g. why the chooch result was discarded."""
-    crystal_class: Optional[str] = legacy("crystalClass")
-    """Crystal class."""
-    beam_size_horizontal: Optional[NonNegative] = legacy("beamSizeHorizontal")
-    """Horizontal beam size [mm]."""
-    beam_size_vertical: Optional[NonNegative] = legacy("beamSizeVertical")
-    """Vertical beam size [mm]."""
     synchrotron_current: Optional[NonNegative] = legacy("synchrotronCurrent")
     """Machine current [mA]."""
     temperature: Optional[NonNegative] = legacy("temperature")
@@ -120,11 +85,6 @@ class EnergyScan(LegacyModel):
     xray_dose: Optional[NonNegative] = legacy("xrayDose")
     """X-ray dose [Gy]."""
 
-    @field_validator("end_time")
-    @classmethod
-    def _end_not_before_start(cls, end: Any, info: ValidationInfo) -> Any:
-        """Rejects a scan that ends before it starts."""
-        return check_end_after_start(info.data.get("start_time"), end)
 
 
 class EnergyScanSampleAssociation(LegacyModel):
