@@ -1,1 +1,1 @@
-"""ispyb."""
+"""ISPyB over SOAP: proposal-code handling (the zeep data adapter follows)."""
