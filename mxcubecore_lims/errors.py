@@ -51,6 +51,9 @@ __all__ = [
     "LimsNotSupportedError",
     # backends
     "IspybError",
+    "IspybFaultError",
+    "IspybUnavailableError",
+    "IspybCredentialsError",
     "IcatError",
     "LdapError",
     "LdapInvalidInputError",
@@ -261,6 +264,30 @@ class LimsNotSupportedError(LimsError, NotImplementedError):
 
 class IspybError(LimsError):
     """ISPyB reported an error."""
+
+
+class IspybFaultError(IspybError):
+    """ISPyB answered with a SOAP fault: it is up, and refused the request.
+
+    Attributes:
+        operation: The operation called.
+        code: The fault code.
+        detail: The fault's detail message, if any.
+    """
+
+    def __init__(self, operation: str, message: str, code: str = "", detail: str = "") -> None:
+        self.operation = operation
+        self.code = code
+        self.detail = detail
+        super().__init__(f"ISPyB {operation}: {message}" + (f" ({detail})" if detail and detail != message else ""))
+
+
+class IspybUnavailableError(IspybError, LimsUnavailableError):
+    """ISPyB did not answer (connection refused, timeout, HTTP 5xx without a fault)."""
+
+
+class IspybCredentialsError(IspybError, LimsConfigError):
+    """ISPyB refused the web-service account (HTTP 401/403): ``ws_username``/``ws_password``."""
 
 
 class IcatError(LimsError):
