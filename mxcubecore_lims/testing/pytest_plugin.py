@@ -213,3 +213,49 @@ def pytest_runtest_makereport(
             body = f"run directory (kept): {server.run_dir}\n{server.log_text(since)}"
             report.sections.append((title, body))
     return report
+
+
+# --------------------------------------------------------------------------
+# emulated ISPyB (mxcubecore_lims.testing.ispyb)
+
+
+class IspybServerFactory:
+    """Starts private emulated ISPyB servers for one test; ``ispyb_server_factory``.
+
+    Attributes:
+        servers: Every server created, in order.
+    """
+
+    def __init__(self) -> None:
+        self.servers: list[Any] = []
+
+    def __call__(self, **kwargs: Any) -> Any:
+        """Creates and starts a server; keyword arguments as ``EmulatedIspyb``'s."""
+        from mxcubecore_lims.testing.ispyb import EmulatedIspyb
+
+        server = EmulatedIspyb(**kwargs)
+        self.servers.append(server)
+        return server.start()
+
+    def close(self) -> None:
+        """Stops every server and closes its database."""
+        for server in self.servers:
+            server.close()
+
+
+@pytest.fixture
+def ispyb_server_factory() -> Iterator[IspybServerFactory]:
+    """``ispyb_server_factory(db_path=..., fixture=..., username=..., password=...)``."""
+    factory = IspybServerFactory()
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def ispyb_server(ispyb_server_factory: IspybServerFactory) -> Any:
+    """An emulated ISPyB server: in-memory database, default fixture (ID-DEMO).
+
+    Web-service credentials ``mxcube``/``ispyb-password``; ``ispyb_server.root``
+    is the ``ws_root``; ``ispyb_server.store.rows(table)`` reads the state.
+    """
+    return ispyb_server_factory()

@@ -1,0 +1,59 @@
+"""Runs the emulated ISPyB server in the foreground.
+
+``python -m mxcubecore_lims.testing.ispyb --db ispyb.sqlite --port 8080`` then
+point a real MXCuBE at the printed ``ws_root``. Stop with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all(thread=False)
+
+import argparse  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+import gevent  # noqa: E402
+import gevent.event  # noqa: E402
+
+from mxcubecore_lims.testing.ispyb.fixture import DEFAULT_FIXTURE  # noqa: E402
+from mxcubecore_lims.testing.ispyb.server import (  # noqa: E402
+    DEFAULT_PASSWORD,
+    DEFAULT_USERNAME,
+    EmulatedIspyb,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mxcubecore-lims emulate ispyb")
+    parser.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
+    parser.add_argument("--fixture", default=str(DEFAULT_FIXTURE), help="YAML fixture, or ''")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--username", default=DEFAULT_USERNAME)
+    parser.add_argument("--password", default=DEFAULT_PASSWORD)
+    args = parser.parse_args(argv)
+    server = EmulatedIspyb(
+        db_path=args.db,
+        fixture=args.fixture or None,
+        username=args.username,
+        password=args.password,
+        host=args.host,
+        port=args.port,
+    ).start()
+    print(f"ws_root: {server.root}", flush=True)
+    print(f"web-service account: {args.username} (password as given)", flush=True)
+    stop = gevent.event.Event()
+    gevent.signal_handler(signal.SIGTERM, stop.set)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
