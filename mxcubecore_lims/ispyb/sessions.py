@@ -2,7 +2,8 @@
 
 mxcubeweb reads ``Session`` fields as strings: dates as ``YYYYMMDD`` (they
 end up in data paths), times as ``HH:MM:SS``, ids as text. ISPyB sends naive
-local date-times; "scheduled now" compares them with local now.
+local date-times; a session is "scheduled now" by ISPyB's own rule: it
+started on or before today and has not ended.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ def _text(value: Any) -> str:
 
 
 def _as_datetime(value: Any, field: str) -> Optional[datetime]:
-    if value is None or isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError as error:
-        raise LimsDataError("sessionWS3VO", field, value, "not a date-time") from error
+    """A naive local date-time (zeep gives aware ones when the XML has an offset)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value))
+        except ValueError as error:
+            raise LimsDataError("sessionWS3VO", field, value, "not a date-time") from error
+    return value.astimezone().replace(tzinfo=None) if value.tzinfo else value
 
 
 def session_from_ispyb(
@@ -80,7 +84,8 @@ def session_from_ispyb(
         "nb_shifts": _text(session.get("nbShifts")),
         "scheduled": _text(session.get("scheduled")),
         "is_scheduled_beamline": beamline.strip().upper() == beamline_name.strip().upper(),
-        "is_scheduled_time": bool(start and end and start <= now <= end),
+        # ISPyB's own "current" rule: started on or before today, not yet ended.
+        "is_scheduled_time": bool(start and end and start.date() <= now.date() and now <= end),
     }
     if start:
         values["start_datetime"] = start

@@ -48,6 +48,12 @@ def test_other_beamline_or_past_session(change: dict, here: bool, now: bool) -> 
     assert (session.is_scheduled_beamline, session.is_scheduled_time) == (here, now)
 
 
+def test_a_session_starting_later_today_is_current_as_ispyb_counts_it() -> None:
+    early = datetime(2026, 11, 23, 6, 0, 0)
+    session = session_from_ispyb({**ISPYB_SESSION, "startDate": datetime(2026, 11, 23, 8, 0)}, "ID-DEMO", None, early)
+    assert session.is_scheduled_time
+
+
 def test_dates_given_as_text_are_read_and_bad_ones_named() -> None:
     session = session_from_ispyb({**ISPYB_SESSION, "startDate": "2026-11-23T08:00:00"}, "ID-DEMO", None, NOW)
     assert session.start_time == "08:00:00"

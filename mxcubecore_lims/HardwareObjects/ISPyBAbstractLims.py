@@ -1,0 +1,312 @@
+"""What the user-type and proposal-type ISPyB LIMS objects share.
+
+Configured with mxcubecore's keys (``ws_root``, ``ws_username``,
+``ws_password``, ``authServerType``, ``loginTranslate``, ``proxy_address``,
+``base_result_url``) plus timeouts and TLS settings, and the roles
+``session`` and ``ldapServer``. ``init()`` builds the SOAP clients but
+connects to nothing: a beamline loads while ISPyB is down, ``echo()`` then
+says False and logins are refused with
+:class:`~mxcubecore_lims.errors.LimsUnavailableError`.
+
+Every write goes through :class:`~mxcubecore_lims.ispyb.adapter.IspybAdapter`
+with our typed models; ids come back as ints.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, List, Literal, Optional, Tuple
+
+from pydantic import SecretStr, field_validator
+
+from mxcubecore_lims.errors import (
+    IspybCredentialsError,
+    LimsAuthenticationError,
+    LimsConfigError,
+    LimsDataError,
+    LimsNoSessionError,
+)
+from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims, Id
+from mxcubecore_lims.ispyb.adapter import IspybAdapter
+from mxcubecore_lims.ispyb.proposal_codes import ProposalCodes
+from mxcubecore_lims.ispyb.services import IspybConnection, IspybServices
+from mxcubecore_lims.ispyb.sessions import session_from_ispyb
+from mxcubecore_lims.model import (
+    BeamlineSetup,
+    DataCollection,
+    DataCollectionGroup,
+    EnergyScan,
+    EnergyScanSampleAssociation,
+    Image,
+    Lims,
+    RobotAction,
+    Sample,
+    SampleUpdate,
+    Session,
+    Workflow,
+    XfeSpectrum,
+)
+
+__all__ = ["ISPyBAbstractLims"]
+
+
+class ISPyBAbstractLims(AbstractLims):
+    """ISPyB over SOAP: configuration, authentication, sessions, samples and storing."""
+
+    class HOConfig(AbstractLims.HOConfig):
+        """Configuration keys (mxcubecore's names kept)."""
+
+        ws_root: str
+        """Base URL of the web services, e.g. ``https://ispyb.example.org/ispyb/ispyb-ws/ispybWS/``."""
+        ws_username: Optional[str] = None
+        """Web-service account."""
+        ws_password: Optional[SecretStr] = None
+        """Its password (use ``${env:...}`` or ``${file:...}``)."""
+        authServerType: Literal["ldap", "ispyb"] = "ldap"  # noqa: N815 (mxcubecore's key)
+        """Who checks user passwords: the ``ldapServer`` role object, or ISPyB itself."""
+        loginTranslate: bool = True  # noqa: N815 (mxcubecore's key)
+        """Translate proposal codes with the session object's ``proposals`` table."""
+        proxy_address: Optional[str] = None
+        """HTTP(S) proxy for ISPyB."""
+        base_result_url: Optional[str] = None
+        """Prefix of links to results in ISPyB's web pages."""
+        connect_timeout: float = 5.0
+        """Seconds to connect to ISPyB."""
+        read_timeout: float = 20.0
+        """Seconds to wait for an ISPyB answer."""
+        verify_tls: bool = True
+        """Verify ISPyB's certificate (``https``)."""
+        ca_file: Optional[str] = None
+        """CA bundle to verify it with (default: the system's)."""
+        new_session_days: int = 2
+        """Length of sessions created for local proposal logins, in days (ends at 07:59:59)."""
+
+        @field_validator("ws_root")
+        @classmethod
+        def _ends_with_slash(cls, value: str) -> str:
+            value = value.strip()
+            if not value.startswith(("http://", "https://")):
+                raise ValueError("ws_root must be an http:// or https:// URL")
+            return value if value.endswith("/") else value + "/"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.adapter: Optional[IspybAdapter] = None
+        self._proposal_codes = ProposalCodes()
+        self._full_names: dict[str, str] = {}
+        self._last_user = ""
+
+    # ------------------------------------------------------------ set-up
+
+    def init(self) -> None:
+        """Builds the SOAP clients (no connection) and reads the proposal-code table."""
+        self.adapter = self._create_adapter(self._connection())
+        super().init()
+        try:
+            proposals = self._session_object().get_property("proposals")
+        except LimsConfigError:
+            proposals = None
+        self._proposal_codes = ProposalCodes.from_session_config(proposals, f"{self.name}: session")
+
+    def _connection(self, username: Optional[str] = None, password: Optional[str] = None) -> IspybConnection:
+        config = self.config
+        return IspybConnection(
+            ws_root=config.ws_root,
+            username=username if username is not None else config.ws_username,
+            password=SecretStr(password) if password is not None else config.ws_password,
+            proxy=config.proxy_address,
+            verify=config.ca_file or config.verify_tls,
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+        )
+
+    def _create_adapter(self, connection: IspybConnection) -> IspybAdapter:
+        """Factory seam for the data adapter."""
+        return IspybAdapter(IspybServices(connection))
+
+    def _role(self, name: str) -> Any:
+        """A role object by name, whatever the case it was configured with."""
+        found = self.get_object_by_role(name)
+        if found is None:
+            for role, obj in self.objects_by_role.items():
+                if role.lower() == name.lower():
+                    return obj
+        return found
+
+    @property
+    def _ispyb(self) -> IspybAdapter:
+        if self.adapter is None:
+            raise LimsConfigError(f"ISPyB LIMS object '{self.name}' is not initialised")
+        return self.adapter
+
+    # ---------------------------------------------------------- identity
+
+    def get_lims_name(self) -> List[Lims]:
+        """ISPyB is this object's only LIMS."""
+        return [Lims(name="ISPyB", description="ISPyB over SOAP")]
+
+    def get_user_name(self) -> str:
+        """The user name of the latest login."""
+        return self._last_user
+
+    def get_full_user_name(self) -> str:
+        """The full name of the latest login's user."""
+        return self._full_names.get(self._last_user, self._last_user)
+
+    def echo(self) -> bool:
+        """True when ISPyB answers now. Never raises."""
+        return self.adapter is not None and self.adapter.echo()
+
+    # ------------------------------------------------------ authentication
+
+    def authenticate(self, login: str, password: str) -> Optional[str]:
+        """Checks a password with the configured authentication server.
+
+        Returns:
+            The user's full name when the server told it, else None.
+
+        Raises:
+            LimsAuthenticationError: Wrong credentials (a typed subclass).
+            LimsUnavailableError: The authentication server is down.
+            LimsConfigError: ``authServerType`` is ldap and there is no ``ldapServer`` role.
+        """
+        if not isinstance(password, str) or not password.strip():
+            raise LimsAuthenticationError("a password is required")
+        if self.config.authServerType == "ldap":
+            ldap = self._role("ldapServer")
+            if ldap is None:
+                raise LimsConfigError(f"'{self.name}': authServerType is ldap but there is no ldapServer role")
+            ldap.authenticate(login, password)
+            user = ldap.get_user(login) if hasattr(ldap, "get_user") else None
+            return getattr(user, "full_name", None)
+        # ISPyB checks the person's own password: a call with their credentials.
+        try:
+            IspybServices(self._connection(login, password)).call("shipping", "echo")
+        except IspybCredentialsError as error:
+            raise LimsAuthenticationError("wrong user name or password") from error
+        return None
+
+    # ------------------------------------------------------------ sessions
+
+    def _sessions(self, code: str, number: str, proposal: Optional[dict] = None) -> List[Session]:
+        """This proposal's current sessions on this beamline, as Session models."""
+        found = self._ispyb.find_sessions(code, number, self.beamline_name)
+        return [session_from_ispyb(item, self.beamline_name, proposal) for item in found]
+
+    def create_session(self, proposal: Any) -> Optional[Session]:
+        """Creates a session on this beamline from today 00:00 for ``new_session_days``.
+
+        Args:
+            proposal: A proposal dict (with ``proposalId``) or a proposal id.
+
+        Returns:
+            The new session.
+        """
+        proposal_id = proposal.get("proposalId") if isinstance(proposal, dict) else proposal
+        if not proposal_id:
+            raise LimsDataError("Proposal", "proposalId", proposal_id, "a proposal id is needed")
+        today = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        end = (today + timedelta(days=self.config.new_session_days)).replace(hour=7, minute=59, second=59)
+        session_id = self._ispyb.create_session(int(proposal_id), self.beamline_name, today, end)
+        found = self._ispyb.find_session(session_id)
+        if not found:
+            raise LimsNoSessionError(f"ISPyB did not keep the session it created for proposal {proposal_id}")
+        return session_from_ispyb(found, self.beamline_name, proposal if isinstance(proposal, dict) else None)
+
+    def get_proposals_by_user(self, login_id: str) -> List[dict]:
+        """The user's proposal on this beamline with its person, laboratory and sessions."""
+        proposal = self._ispyb.find_proposal_by_login_and_beamline(login_id, self.beamline_name)
+        if not proposal:
+            return []
+        code, number = proposal.get("code", ""), proposal.get("number", "")
+        return [
+            {
+                "Proposal": proposal,
+                "Person": self._ispyb.find_person_by_login(login_id) or {},
+                "Laboratory": self._ispyb.find_laboratory_by_proposal(code, number) or {},
+                "Session": self._ispyb.find_sessions(code, number, self.beamline_name),
+            }
+        ]
+
+    def _active_session_or_raise(self) -> Session:
+        active = self.session_manager.active_session
+        if active is None:
+            raise LimsNoSessionError(f"'{self.name}': no active session")
+        return active
+
+    # ------------------------------------------------------------- samples
+
+    def _fetch_samples(self, lims_name: str) -> List[Sample]:
+        active = self._active_session_or_raise()
+        return self._ispyb.find_samples(int(active.proposal_id), self.beamline_name)
+
+    # ------------------------------------------------------------- storing
+
+    def _session_id_for(self, given: Any) -> int:
+        if given not in (None, "", 0, -1):
+            return int(given)
+        return int(self._active_session_or_raise().session_id)
+
+    def _write_data_collection(
+        self, collection: DataCollection, setup: Optional[BeamlineSetup]
+    ) -> Tuple[Id, Id]:
+        session_id = self._session_id_for(collection.session_id)
+        detector_id = None
+        if setup is not None:
+            self._ispyb.store_beamline_setup(session_id, setup)
+            detector_id = self._ispyb.find_detector(setup)
+        group_id = collection.group_id
+        if not group_id:
+            experiment = collection.experiment_type or "OSC"
+            group = DataCollectionGroup.from_legacy({"sessionId": session_id, "experimentType": experiment})
+            group_id = self._ispyb.store_data_collection_group(group)
+        if collection.session_id in (None, ""):
+            collection = collection.model_copy(update={"session_id": session_id})
+        collection_id = self._ispyb.store_data_collection(collection, int(group_id), detector_id)
+        return collection_id, detector_id
+
+    def _write_data_collection_update(self, collection: DataCollection) -> None:
+        if not collection.collection_id:
+            raise LimsDataError("DataCollection", "collection_id", collection.collection_id, "needed to update")
+        self._ispyb.store_data_collection(collection)
+
+    def _write_data_collection_end(self, collection: DataCollection) -> None:
+        self._write_data_collection_update(collection)
+
+    def _write_data_collection_group(self, group: DataCollectionGroup) -> Id:
+        if group.session_id in (None, ""):
+            group = group.model_copy(update={"session_id": self._session_id_for(None)})
+        return self._ispyb.store_data_collection_group(group)
+
+    def _write_beamline_setup(self, session_id: str, setup: BeamlineSetup) -> Id:
+        return self._ispyb.store_beamline_setup(int(session_id), setup)
+
+    def _write_image(self, image: Image) -> Id:
+        return self._ispyb.store_image(image)
+
+    def _write_robot_action(self, action: RobotAction) -> Id:
+        if action.session_id in (None, ""):
+            action = action.model_copy(update={"session_id": self._session_id_for(None)})
+        return self._ispyb.store_robot_action(action)
+
+    def _write_energy_scan(self, scan: EnergyScan) -> Id:
+        return self._ispyb.store_energy_scan(scan)
+
+    def _write_energy_scan_association(self, association: EnergyScanSampleAssociation) -> Id:
+        # ISPyB has no separate link operation: the scan row holds the sample.
+        scan = EnergyScan.from_legacy(
+            {"energyScanId": association.energy_scan_id, "blSampleId": association.bl_sample_id}
+        )
+        return self._ispyb.store_energy_scan(scan)
+
+    def _write_xfe_spectrum(self, spectrum: XfeSpectrum) -> Id:
+        return self._ispyb.store_xfe_spectrum(spectrum)
+
+    def _write_sample_update(self, sample: SampleUpdate) -> None:
+        self._ispyb.update_bl_sample(sample)
+
+    def _write_workflow(self, workflow: Workflow) -> Tuple[Id, Id, Id]:
+        # The ISPyB SOAP services sites run today store no workflows (the
+        # operations are gone); AbstractOnlineProcessing still needs 3 values.
+        self.log.warning("ISPyB stores no workflows over SOAP; workflow %s not stored", workflow.workflow_type)
+        return None, None, None
