@@ -125,7 +125,8 @@ class IspybAdapter:
         Raises:
             LimsDataError: No proposal id, or no beamline, or end before start.
         """
-        proposal = vo.require("Session", "proposalId", proposal_id if proposal_id and int(proposal_id) > 0 else None)
+        positive = proposal_id if proposal_id and int(proposal_id) > 0 else None
+        proposal = vo.require("Session", "proposalId", positive)
         vo.require("Session", "beamlineName", beamline)
         if end < start:
             raise LimsDataError("Session", "endDate", end, "ends before it starts")
@@ -172,13 +173,28 @@ class IspybAdapter:
             group_id: The group, if not ``collection.group_id``.
             detector_id: The detector (:meth:`find_detector`), if not ``collection.detector_id``.
 
+        On update the stored collection is read first (``findDataCollection``)
+        and only the values given replace its own, because ISPyB rebuilds the
+        row from the value object: an update dict without ``group_id`` or
+        ``detector_id`` keeps the stored ones.
+
         Returns:
             The data collection id (the same one on update).
 
         Raises:
-            LimsDataError: No group id, or a value ISPyB cannot take.
+            LimsDataError: No group id (on create), an unknown ``collection_id``,
+                or a value ISPyB cannot take.
         """
         values = vo.data_collection_values(collection, group_id, detector_id)
+        collection_id = values.get("dataCollectionId")
+        if collection_id is not None:
+            current = self._one("collection", "findDataCollection", collection_id)
+            if current is None:
+                raise LimsDataError(
+                    "DataCollection", "collection_id", collection_id, "no such ISPyB data collection"
+                )
+            values = {**current, **values}
+        vo.require("DataCollection", "group_id", values.get("dataCollectionGroupId"))
         return self._store(
             "DataCollection",
             "storeOrUpdateDataCollection",

@@ -174,10 +174,9 @@ def _resolution(value: Any) -> Optional[float]:
 def data_collection_values(
     dc: DataCollection, group_id: Optional[int] = None, detector_id: Optional[int] = None
 ) -> dict[str, Any]:
-    """``dataCollectionWS3VO`` elements; a group id (argument or ``group_id``) is required."""
+    """``dataCollectionWS3VO`` elements (the group id, argument or ``group_id``, may be absent here)."""
     m = "DataCollection"
-    group = group_id if group_id is not None else dc.group_id
-    group = require(m, "group_id", _id(m, "group_id", group))
+    group = _id(m, "group_id", group_id if group_id is not None else dc.group_id)
     detector = detector_id if detector_id is not None else dc.detector_id
     values: dict[str, Any] = {
         "dataCollectionId": _id(m, "collection_id", dc.collection_id),
@@ -278,7 +277,9 @@ def image_values(image: Image) -> dict[str, Any]:
             "measuredIntensity": _float(m, "measuredIntensity", image.measured_intensity),
             "synchrotronCurrent": _float(m, "synchrotronCurrent", current),
             "temperature": _float(m, "temperature", image.temperature),
-            "dataCollectionId": require(m, "dataCollectionId", _id(m, "dataCollectionId", image.data_collection_id)),
+            "dataCollectionId": require(
+                m, "dataCollectionId", _id(m, "dataCollectionId", image.data_collection_id)
+            ),
         }
     )
 
@@ -442,7 +443,11 @@ def sample_values(sample: SampleUpdate) -> dict[str, Any]:
     in_changer = sample.is_in_sample_changer
     return _compact(
         {
-            "blSampleId": _id(m, "blSampleId", sample.bl_sample_id if sample.bl_sample_id is not None else sample.sample_id),
+            "blSampleId": _id(
+                m,
+                "blSampleId",
+                sample.bl_sample_id if sample.bl_sample_id is not None else sample.sample_id,
+            ),
             "blSampleStatus": sample.bl_sample_status,
             "code": sample.code,
             "comments": sample.comments,

@@ -417,6 +417,23 @@ def test_store_data_collection_creates_then_updates_the_same_row(
     assert row["totalAbsorbedDose"] == 1.2e6
 
 
+def test_store_data_collection_update_without_ids_keeps_group_and_detector(
+    ispyb_server: Any, adapter: IspybAdapter, session_id: int, group_id: int
+) -> None:
+    legacy = collect_dict(session_id, None)
+    dc_id = adapter.store_data_collection(DataCollection.from_legacy(legacy), group_id, 1)
+    update = {**legacy, **update_keys(), "collection_id": dc_id}
+    assert adapter.store_data_collection(DataCollection.from_legacy(update)) == dc_id
+    (row,) = ispyb_server.store.rows("DataCollection")
+    assert row["dataCollectionGroupId"] == group_id
+    assert row["detectorId"] == 1
+    assert row["imagePrefix"] == "lyso1"
+    assert row["runStatus"] == "Data collection successful"
+    with pytest.raises(LimsDataError) as caught:
+        adapter.store_data_collection(DataCollection.from_legacy({**update, "collection_id": 4242}))
+    assert caught.value.field == "collection_id"
+
+
 def test_store_data_collection_kappa_means_omega_axis_and_enum_shape(
     ispyb_server: Any, adapter: IspybAdapter, session_id: int, group_id: int
 ) -> None:
@@ -818,3 +835,19 @@ def test_a_stopped_server_is_unavailable_for_stores(
         assert adapter.echo() is False
     finally:
         ispyb_server.start()
+
+
+def test_value_objects_carry_xsd_types_not_text() -> None:
+    from mxcubecore_lims.ispyb import value_objects as vo
+
+    legacy = {**collect_dict(7, "12"), **update_keys(), "collection_id": "34"}
+    values = vo.data_collection_values(DataCollection.from_legacy(legacy))
+    assert values["dataCollectionGroupId"] == 12 and values["dataCollectionId"] == 34
+    assert type(values["numberOfImages"]) is int
+    assert type(values["wavelength"]) is float
+    assert type(values["startTime"]) is datetime
+    assert None not in values.values()
+    action = vo.robot_action_values(
+        RobotAction.from_legacy({"sessionId": "7", "dewarLocation": "2", "startTime": "2024-05-01 10:00:00"})
+    )
+    assert action == {"sessionId": 7, "dewarLocation": 2, "startTime": datetime(2024, 5, 1, 10, 0)}
