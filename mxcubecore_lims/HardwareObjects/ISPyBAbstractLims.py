@@ -92,21 +92,27 @@ class ISPyBAbstractLims(AbstractLims):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.adapter: Optional[IspybAdapter] = None
-        self._proposal_codes = ProposalCodes()
+        self._codes: Optional[ProposalCodes] = None
         self._full_names: dict[str, str] = {}
         self._last_user = ""
 
     # ------------------------------------------------------------ set-up
 
     def init(self) -> None:
-        """Builds the SOAP clients (no connection) and reads the proposal-code table."""
+        """Builds the SOAP clients; connects to nothing."""
         self.adapter = self._create_adapter(self._connection())
         super().init()
-        try:
+
+    def proposal_codes(self) -> ProposalCodes:
+        """The session object's ``proposals`` table, read on first use.
+
+        Not at ``init()``: the LIMS object may load before the session object.
+        (A method, not a property: mxcubecore's ``init()`` reads every attribute.)
+        """
+        if self._codes is None:
             proposals = self._session_object().get_property("proposals")
-        except LimsConfigError:
-            proposals = None
-        self._proposal_codes = ProposalCodes.from_session_config(proposals, f"{self.name}: session")
+            self._codes = ProposalCodes.from_session_config(proposals, f"{self.name}: session")
+        return self._codes
 
     def _connection(self, username: Optional[str] = None, password: Optional[str] = None) -> IspybConnection:
         config = self.config

@@ -52,7 +52,7 @@ class ProposalTypeISPyBLims(ISPyBAbstractLims):
             LimsUnavailableError: ISPyB or the authentication server is down.
         """
         name = split_proposal_name(login_id)
-        codes = self._proposal_codes if self.config.loginTranslate else ProposalCodes()
+        codes = self.proposal_codes() if self.config.loginTranslate else ProposalCodes()
         if self.config.authServerType == "ldap":
             auth_login = f"{codes.translate(name.code, 'ldap')}{name.number}"
         else:

@@ -31,7 +31,9 @@ def test_demo_prints_the_object_graph_and_lims_state() -> None:
     assert "  session" in out and "session.xml:" in out
     assert "    omega" in out and "motors/omega.xml:" in out
     assert "session: beamline ID-DEMO" in out
-    assert "LIMS objects:" in out
+    assert "LIMS /lims (ProposalTypeISPyBLims)" in out
+    assert "login type: proposal" in out and "beamline: ID-DEMO" in out
+    assert "connected: False" in out
 
 
 
@@ -43,8 +45,6 @@ def test_the_report_shows_each_lims_object_state(tmp_path: Path, clean_repositor
     (config / "lims.xml").write_text(
         '<object class="MemoryLims"><object href="/session" role="session"/></object>', encoding="utf-8"
     )
-    beamline = (config / "beamline.yaml").read_text(encoding="utf-8")
-    (config / "beamline.yaml").write_text(beamline.replace("objects:\n", "objects:\n  lims: lims.xml\n", 1), encoding="utf-8")
     graph = load_demo(config)
     try:
         lims = graph.beamline.get_object_by_role("lims")

@@ -28,6 +28,11 @@ _MOCKUP = "mxcubecore.HardwareObjects.mockup"
 # role -> (module, class name, configuration file), as in beamline.yaml
 EXPECTED_ROLES = {
     "session": ("mxcubecore.HardwareObjects.Session", "Session", "session.xml"),
+    "lims": (
+        "mxcubecore_lims.HardwareObjects.ProposalTypeISPyBLims",
+        "ProposalTypeISPyBLims",
+        "lims.xml",
+    ),
     "machine_info": (
         f"{_MOCKUP}.MachineInfoMockup",
         "MachineInfoMockup",
@@ -222,7 +227,7 @@ def test_loader_reports_no_failures(demo):
     } | {"/aperture"} | {f"/motors/{role}" for role in DIFFRACTOMETER_MOTORS}
     assert set(xml_loaded) == expected_xml
     for name, (module, comment) in xml_loaded.items():
-        assert module.startswith("mxcubecore.HardwareObjects."), name
+        assert module.startswith(("mxcubecore.HardwareObjects.", "mxcubecore_lims.HardwareObjects.")), name
         assert comment == "", (name, comment)
 
 
