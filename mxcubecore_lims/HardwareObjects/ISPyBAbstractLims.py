@@ -94,6 +94,7 @@ class ISPyBAbstractLims(AbstractLims):
         self.adapter: Optional[IspybAdapter] = None
         self._codes: Optional[ProposalCodes] = None
         self._full_names: dict[str, str] = {}
+        self._energy_scans: dict[int, EnergyScan] = {}
         self._last_user = ""
 
     # ------------------------------------------------------------ set-up
@@ -296,14 +297,25 @@ class ISPyBAbstractLims(AbstractLims):
         return self._ispyb.store_robot_action(action)
 
     def _write_energy_scan(self, scan: EnergyScan) -> Id:
-        return self._ispyb.store_energy_scan(scan)
+        if scan.session_id in (None, ""):
+            scan = scan.model_copy(update={"session_id": self._session_id_for(None)})
+        scan_id = self._ispyb.store_energy_scan(scan)
+        self._energy_scans[scan_id] = scan
+        return scan_id
 
     def _write_energy_scan_association(self, association: EnergyScanSampleAssociation) -> Id:
-        # ISPyB has no separate link operation: the scan row holds the sample.
-        scan = EnergyScan.from_legacy(
-            {"energyScanId": association.energy_scan_id, "blSampleId": association.bl_sample_id}
+        # ISPyB has no link operation: the scan row holds the sample. An update
+        # rewrites every column, so the whole scan is sent again, as stored.
+        stored = self._energy_scans.get(int(association.energy_scan_id))
+        if stored is None:
+            raise LimsDataError(
+                "EnergyScanSampleAssociation", "energyScanId", association.energy_scan_id,
+                "not an energy scan stored by this MXCuBE",
+            )
+        linked = stored.model_copy(
+            update={"energy_scan_id": int(association.energy_scan_id), "bl_sample_id": association.bl_sample_id}
         )
-        return self._ispyb.store_energy_scan(scan)
+        return self._ispyb.store_energy_scan(linked)
 
     def _write_xfe_spectrum(self, spectrum: XfeSpectrum) -> Id:
         return self._ispyb.store_xfe_spectrum(spectrum)

@@ -275,3 +275,62 @@ def test_our_objects_load_under_stock_mxcubecore_from_a_site_lims_xml(tmp_path: 
     assert isinstance(lims, ProposalTypeISPyBLims)
     lims.login("mx415", "mx415-password", True)
     assert lims.set_active_session_by_id("mx415").beamline_name == "ID-DEMO"
+
+
+def test_two_people_of_one_proposal_share_its_sessions(tmp_path: Path, ispyb_server: Any, slapd_factory: Any) -> None:
+    import dataclasses
+
+    from mxcubecore_lims.testing.ldap_seed import DEFAULT_SEED, SeedUser
+
+    ada = SeedUser(
+        uid="mx415", cn="Ada Lovelace", sn="Lovelace", password="ada-secret",
+        mail="ada@example.org", home_directory="/home/ada", uid_number=10101,
+    )
+    ldap = slapd_factory(seed=dataclasses.replace(DEFAULT_SEED, users=(*DEFAULT_SEED.users, ada)))
+    lims = make_lims(tmp_path, ispyb_server, kind="user", ldap=ldap)
+    received: list[list[str]] = []
+
+    def on_sessions_changed(sessions: list) -> None:
+        received.append([s.session_id for s in sessions])
+
+    lims.connect("sessionsChanged", on_sessions_changed)
+    lims.login("alice", "alice-secret", False)   # first: in control (mxcubeweb)
+    lims.set_active_session_by_id(lims.session_manager.sessions[0].session_id)
+    lims.login("mx415", "ada-secret", False)      # second: observer, same proposal
+    assert list(lims.session_manager.users) == ["alice", "mx415"]
+    shared = [s.session_id for s in lims.session_manager.sessions]
+    assert lims.get_session_id() in shared and received[0] == shared
+    assert lims.get_full_user_name() == "Ada Lovelace"
+    lims.set_active_user("mx415")  # control handed over
+    assert lims.get_active_user().user_name == "mx415"
+    # mxcubeweb's login_info serialises the sessions and the LIMS names.
+    info = [session.__dict__ for session in lims.session_manager.sessions]
+    assert info[0]["beamline_name"] == "ID-DEMO" and [l.dict() for l in lims.get_lims_name()][0]["name"] == "ISPyB"
+    assert lims.remove_user("alice") and lims.is_connected()
+
+
+def test_scans_spectra_sample_updates_and_workflows(tmp_path: Path, ispyb_server: Any) -> None:
+    lims = make_lims(tmp_path, ispyb_server)
+    lims.login("mx415", "mx415-password", False)
+    session = lims.set_active_session_by_id("mx415")
+    result = lims.store_energy_scan(
+        {"sessionId": session.session_id, "element": "Se", "edgeEnergy": "K", "startEnergy": 12.6, "endEnergy": 12.7,
+         "peakEnergy": 12.658, "inflectionEnergy": 12.656, "exposureTime": 1.0, "startTime": "2026-11-23 10:00:00",
+         "endTime": "2026-11-23 10:05:00"}
+    )
+    scan_id = result["energyScanId"]
+    assert isinstance(scan_id, int) and scan_id > 0
+    lims.associate_bl_sample_and_energy_scan({"blSampleId": 1, "energyScanId": scan_id})
+    [scan] = ispyb_server.store.rows("EnergyScan")
+    assert (scan["element"], scan["blSampleId"]) == ("Se", 1)
+    assert scan["peakEnergy"] == pytest.approx(12.658)
+    spectrum = lims.store_xfe_spectrum(
+        {"sessionId": session.session_id, "blSampleId": 1, "exposureTime": 3.0, "energy": 12.7,
+         "startTime": "2026-11-23 11:00:00", "endTime": "2026-11-23 11:00:10"}
+    )
+    assert spectrum["xfeFluorescenceSpectrumId"] > 0
+    [row] = ispyb_server.store.rows("XFEFluorescenceSpectrum")
+    assert row["energy"] == pytest.approx(12.7) and row["exposureTime"] == pytest.approx(3.0)
+    lims.update_bl_sample({"blSampleId": 1, "lastKnownCentringPosition": "phi=1.5 sampx=0.1"})
+    assert ispyb_server.store.get("BLSample", 1)["lastKnownCenteringPosition"] == "phi=1.5 sampx=0.1"
+    assert lims.store_workflow({"workflow_type": "MeshScan", "status": "Started"}) == (None, None, None)
