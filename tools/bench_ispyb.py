@@ -56,6 +56,12 @@ Method:
   emulator is a gevent WSGI server in the same process, so its work (SQL,
   XML) is part of every number, the floor's included: ours/floor is what
   our client adds over the cheapest possible client of the same server.
+* The emulator's listening socket gets ``TCP_NODELAY`` (see
+  :func:`set_nodelay`): gevent's pywsgi sends headers and body in two
+  writes, and with Nagle's algorithm every request on a kept-alive
+  connection (ours, the floor; not stock, which opens a connection per
+  request) would wait ~40 ms for the client's delayed ACK. Production ISPyB
+  servers set it; ``--server-nagle`` leaves the emulator as it is.
 * A verified warm-up pass per client (it also captures ours' envelopes).
 * ``--repeat`` rounds; each round runs one timed pass per client
   (``time.perf_counter`` around each operation) and one traced pass
@@ -82,6 +88,12 @@ Usage::
     .venv/bin/python tools/bench_ispyb.py --repeat 5
     .venv/bin/python tools/bench_ispyb.py --json          # machine-readable
     .venv/bin/python tools/bench_ispyb.py --profile 30    # + cProfile of one pass of ours (stderr)
+    .venv/bin/python tools/bench_ispyb.py --samples 20 --collections 3 --images 7 --repeat 1  # quick check
+
+The table gives, per operation, the SOAP requests each client sent
+(stock/ours/floor), median times and peak memory, and the ratios
+stock/ours (above 1x: ours is faster or smaller) and ours/floor (what our
+client costs over raw HTTP).
 
 Exit status: 0 when every check passed and the report was printed; 1 when a
 check failed (nothing is reported); 2 for bad arguments.
@@ -220,6 +232,20 @@ def write_config(directory: Path, root: str) -> Path:
         encoding="utf-8",
     )
     return directory
+
+
+def set_nodelay(server: Any) -> None:
+    """Sets TCP_NODELAY on the emulator's listening socket (accepted sockets inherit it on Linux).
+
+    gevent's pywsgi writes a response's headers and body in two sends; with
+    Nagle's algorithm on, a kept-alive connection then waits for the client's
+    delayed ACK (about 40 ms) on every request. Production servers (ISPyB's
+    WildFly/Undertow) set TCP_NODELAY; without it every keep-alive client
+    (ours, the floor) would measure the emulator's socket, not itself.
+    """
+    import socket
+
+    server._server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 @dataclass
@@ -463,16 +489,37 @@ class Recorder:
         self.app._soap = self.original
 
 
-_ID_ELEMENT = re.compile(rb"(<(?:[\w-]+:)?dataCollectionId>)\s*\d+\s*(</)")
+_ID_ELEMENT = re.compile(rb"(<(?:[\w-]+:)?(dataCollectionId|dataCollectionGroupId)>)\s*\d+\s*(</)")
 #: The id a store answers with: the single child of the ``...Response`` wrapper.
 _RETURN_INT = re.compile(rb"Response[^>]*>\s*<([\w:-]+)>(\d+)</\1>")
 
 
-def _split_on_collection_id(body: bytes) -> tuple[bytes, bytes]:
-    match = _ID_ELEMENT.search(body)
-    if match is None or len(_ID_ELEMENT.findall(body)) != 1:
-        raise RefusedError("a captured envelope does not hold exactly one dataCollectionId")
-    return body[: match.end(1)], body[match.start(2) :]
+class Template:
+    """A captured envelope cut around its collection and group ids (bytes cut once).
+
+    ``fill(ids)`` puts the floor's own ids back in: only byte joins at request time.
+    """
+
+    def __init__(self, body: bytes) -> None:
+        self.parts: list[bytes] = []
+        self.slots: list[str] = []
+        #: The ids the envelope held when captured, by slot name.
+        self.captured: dict[str, int] = {}
+        position = 0
+        for match in _ID_ELEMENT.finditer(body):
+            self.parts.append(body[position : match.end(1)])
+            self.slots.append(match.group(2).decode())
+            self.captured[self.slots[-1]] = int(body[match.end(1) : match.start(3)])
+            position = match.start(3)
+        self.parts.append(body[position:])
+
+    def fill(self, ids: dict[str, bytes]) -> bytes:
+        if not self.slots:
+            return self.parts[0]
+        out = [self.parts[0]]
+        for slot, part in zip(self.slots, self.parts[1:]):
+            out += (ids[slot], part)
+        return b"".join(out)
 
 
 class FloorClient(ClientUnderTest):
@@ -480,7 +527,14 @@ class FloorClient(ClientUnderTest):
 
     key = "floor"
 
-    def __init__(self, root: str, sizes: Sizes, expected: Expected, bodies: dict[str, list[tuple[str, bytes]]]) -> None:
+    def __init__(
+        self,
+        root: str,
+        sizes: Sizes,
+        expected: Expected,
+        bodies: dict[str, list[tuple[str, bytes]]],
+        captured_ids: list[int],
+    ) -> None:
         import requests
 
         super().__init__(sizes, expected)
@@ -493,15 +547,25 @@ class FloorClient(ClientUnderTest):
             self.login_bodies = [(root + name, body) for name, body in bodies["login"]]
             (self.samples_body,) = [(root + name, body) for name, body in bodies["get_samples"]]
             (self.group_body,) = [(root + name, body) for name, body in bodies["group"]]
-            self.store_bodies = [(root + name, body) for name, body in bodies["store"]]
-            self.update_parts = [(root + name, *_split_on_collection_id(body)) for name, body in bodies["update"]]
-            self.image_parts = [(root + name, *_split_on_collection_id(body)) for name, body in bodies["images"]]
+            self.store_parts = [(root + name, Template(body)) for name, body in bodies["store"]]
+            self.update_parts = [(root + name, Template(body)) for name, body in bodies["update"]]
+            self.image_parts = [(root + name, Template(body)) for name, body in bodies["images"]]
         except (KeyError, ValueError) as error:
             raise RefusedError(f"ours' envelopes were not all captured: {error!r}") from error
-        if len(self.store_bodies) != sizes.collections or len(self.image_parts) != sizes.images:
+        if len(self.store_parts) != sizes.collections or len(self.image_parts) != sizes.images:
             raise RefusedError("ours sent an unexpected number of store or image requests")
-        # Which captured image went to which of ours' collections, by position.
-        self.image_slots = [index for index in range(sizes.collections) for _ in sizes.images_of(index)]
+        if not all("dataCollectionId" in t.slots for _, t in self.update_parts + self.image_parts) or not all(
+            "dataCollectionGroupId" in t.slots for _, t in self.store_parts
+        ):
+            raise RefusedError("a captured envelope does not name its collection or group")
+        # Which of ours' collections each captured update or image named: the
+        # floor sends it for its own collection at the same position.
+        position = {collection_id: index for index, collection_id in enumerate(captured_ids)}
+        try:
+            self.update_slots = [position[t.captured["dataCollectionId"]] for _, t in self.update_parts]
+            self.image_slots = [position[t.captured["dataCollectionId"]] for _, t in self.image_parts]
+        except KeyError as error:
+            raise RefusedError(f"a captured envelope names collection {error}, not one of ours'") from error
         self.wsdl_urls = [f"{root}{name}?wsdl" for name in SERVICE_NAMES]
         self.prefix_of_capture = ""
 
@@ -539,17 +603,22 @@ class FloorClient(ClientUnderTest):
         return self._post_for_id(*self.group_body)
 
     def op_store(self) -> None:
-        for url, body in self.store_bodies:
-            self.state.collection_ids.append(self._post_for_id(url, body))
+        group = {"dataCollectionGroupId": str(self.state.group_id).encode()}
+        for url, template in self.store_parts:
+            self.state.collection_ids.append(self._post_for_id(url, template.fill(group)))
 
     def op_update(self) -> None:
-        for (url, head, tail), collection_id in zip(self.update_parts, self.state.collection_ids):
-            self._post(url, head + str(collection_id).encode() + tail)
+        group = str(self.state.group_id).encode()
+        collection_ids = self.state.collection_ids
+        for (url, template), slot in zip(self.update_parts, self.update_slots):
+            ids = {"dataCollectionGroupId": group, "dataCollectionId": str(collection_ids[slot]).encode()}
+            self._post(url, template.fill(ids))
 
     def op_images(self) -> None:
         ids = self.state.collection_ids
-        for (url, head, tail), slot in zip(self.image_parts, self.image_slots):
-            self.state.image_ids.append(self._post_for_id(url, head + str(ids[slot]).encode() + tail))
+        for (url, template), slot in zip(self.image_parts, self.image_slots):
+            filled = template.fill({"dataCollectionId": str(ids[slot]).encode()})
+            self.state.image_ids.append(self._post_for_id(url, filled))
             self.state.image_targets.append((ids[slot], ""))
 
 
@@ -732,6 +801,7 @@ def summarise(arguments: argparse.Namespace, server: Any, samples: dict[str, Sam
         }
     return {
         "server": server.url,
+        "server_tcp_nodelay": not arguments.server_nagle,
         "proposal": PROPOSAL,
         "samples": arguments.samples,
         "collections": arguments.collections,
@@ -759,6 +829,8 @@ def format_table(report: dict[str, Any]) -> str:
     v = report["versions"]
     lines = [
         f"ISPyB client benchmark: emulator at {report['server']}, proposal {report['proposal']}{note}",
+        "  emulator socket: " + ("TCP_NODELAY set by the benchmark (as production servers do)"
+                                 if report["server_tcp_nodelay"] else "Nagle on (--server-nagle): keep-alive requests wait ~40 ms"),
         f"  {report['samples']} samples, {report['collections']} data collections stored and updated, "
         f"{report['images']} images; {report['repeat']} rounds (medians)",
         f"  Python {report['python']}, mxcubecore {v['mxcubecore']}, suds {v['suds']}, zeep {v['zeep']}, "
@@ -819,6 +891,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=_at_least(1), default=DEFAULT_REPEAT,
                         help=f"measured rounds (default {DEFAULT_REPEAT})")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--server-nagle", action="store_true",
+                        help="leave Nagle's algorithm on in the emulator (about 40 ms per keep-alive request)")
     parser.add_argument("--profile", type=_at_least(1), metavar="N",
                         help="also profile one pass of ours; print the top N entries to stderr")
     return parser.parse_args(argv)
@@ -851,6 +925,8 @@ def _run(arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
         server = EmulatedIspyb(
             db_path=":memory:", fixture=make_fixture(sizes.samples), username=WS_USERNAME, password=WS_PASSWORD
         ).start()
+        if not arguments.server_nagle:
+            set_nodelay(server)
         graph = None
         try:
             expected = expected_from(server, sizes.samples)
@@ -865,7 +941,7 @@ def _run(arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
             ours = OurClient(our_lims, sizes, expected)
             one_pass(stock, server, "stock-warmup", False, None)
             bodies = warm_up_ours_and_capture(ours, server)
-            floor = FloorClient(server.root, sizes, expected, bodies)
+            floor = FloorClient(server.root, sizes, expected, bodies, list(ours.state.collection_ids))
             one_pass(floor, server, "floor-warmup", False, None)
             samples = run_rounds([stock, ours, floor], server, arguments.repeat)
             report = summarise(arguments, server, samples)

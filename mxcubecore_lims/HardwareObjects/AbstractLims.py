@@ -37,7 +37,13 @@ from typing import Any, Dict, List, Optional, Tuple
 from mxcubecore import HardwareRepository as HWR
 from mxcubecore.HardwareObjects.abstract import AbstractLims as core_abstract_lims
 
-from mxcubecore_lims.errors import LimsConfigError, LimsDataError, LimsNoSessionError, LimsNotSupportedError
+from mxcubecore_lims.errors import (
+    LimsConfigError,
+    LimsDataError,
+    LimsError,
+    LimsNoSessionError,
+    LimsNotSupportedError,
+)
 from mxcubecore_lims.model import (
     BeamlineSetup,
     DataCollection,
@@ -426,13 +432,33 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
     def update_bl_sample(self, bl_sample: LegacyDict) -> None:
         """Stores what the beamline learnt about a sample (e.g. its centring position).
 
-        A dict that does not fit :class:`SampleUpdate` is logged with the
-        field and value at fault and not stored: AbstractCollect calls this
-        outside any ``try``, and a bad LIMS record must not abort a collection.
+        A dict that does not fit :class:`SampleUpdate`, or a LIMS that refuses
+        it, is logged (field and value at fault) and not stored: AbstractCollect
+        calls this outside any ``try``, and a lost record must not abort a
+        collection. A dict without sample id (AbstractCollect's default ``{}``)
+        stores nothing.
         """
         sample = self._parse_or_log(SampleUpdate, bl_sample, "update_bl_sample")
-        if sample is not None:
-            self._write_sample_update(sample)
+        if sample is None:
+            return
+        if all(i in (None, "", -1) for i in (sample.bl_sample_id, sample.sample_id, sample.lims_id)):
+            # AbstractCollect passes {} for a sample that is not from the LIMS.
+            self.log.debug("update_bl_sample: no LIMS sample id, nothing to store")
+            return
+        self._write_or_log(self._write_sample_update, sample, operation="update_bl_sample")
+
+    def _write_or_log(self, write: Any, *args: Any, operation: str) -> Any:
+        """Calls a backend write; on a LIMS error logs it and returns None.
+
+        For the calls that mxcubecore makes without guarding them (and inside
+        greenlets that only catch RuntimeError): an exception there hangs or
+        aborts the experiment, a lost record does not.
+        """
+        try:
+            return write(*args)
+        except LimsError as error:
+            self.log.error("%s: record not stored: %s", operation, error)
+            return None
 
     def _parse_or_log(self, model: Any, data: Any, operation: str) -> Any:
         """``model.from_legacy(data)``, or None after logging the typed error.
@@ -534,11 +560,11 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
     def store_image(self, image_dict: LegacyDict) -> Id:
         """Stores one image of a collection; returns the image id.
 
-        A dict that does not fit :class:`Image` is logged and not stored (None
-        is returned): AbstractCollect calls this outside any ``try``.
+        A dict that does not fit :class:`Image`, or a LIMS error, is logged and
+        None returned: AbstractCollect calls this outside any ``try``.
         """
         image = self._parse_or_log(Image, image_dict, "store_image")
-        return None if image is None else self._write_image(image)
+        return None if image is None else self._write_or_log(self._write_image, image, operation="store_image")
 
     @abc.abstractmethod
     def _write_image(self, image: Image) -> Id:
@@ -549,12 +575,14 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
     def store_robot_action(self, robot_action_dict: LegacyDict) -> Id:
         """Stores a sample-changer action (load, unload...); returns its id.
 
-        A dict that does not fit :class:`RobotAction` is logged and not stored
-        (None is returned): the queue's ``mount_sample`` calls this outside
-        any ``try``, and a mount that worked must not fail over its record.
+        A dict that does not fit :class:`RobotAction`, or a LIMS error, is
+        logged and None returned: the queue's ``mount_sample`` calls this
+        outside any ``try``, and a mount that worked must not fail over its record.
         """
         action = self._parse_or_log(RobotAction, robot_action_dict, "store_robot_action")
-        return None if action is None else self._write_robot_action(action)
+        if action is None:
+            return None
+        return self._write_or_log(self._write_robot_action, action, operation="store_robot_action")
 
     @abc.abstractmethod
     def _write_robot_action(self, action: RobotAction) -> Id:

@@ -446,7 +446,11 @@ def sample_values(sample: SampleUpdate) -> dict[str, Any]:
             "blSampleId": _id(
                 m,
                 "blSampleId",
-                sample.bl_sample_id if sample.bl_sample_id is not None else sample.sample_id,
+                # mxcubeweb renames a get_samples() dict's sampleId to limsID
+                next(
+                    (v for v in (sample.bl_sample_id, sample.sample_id, sample.lims_id) if v is not None),
+                    None,
+                ),
             ),
             "blSampleStatus": sample.bl_sample_status,
             "code": sample.code,

@@ -287,3 +287,28 @@ def test_a_robot_action_across_the_autumn_clock_change_is_stored(lims: MemoryLim
     # Local time went back an hour during the mount: end seems 40 min before start.
     action = {"actionType": "LOAD", "startTime": "2026-10-25 02:50:00", "endTime": "2026-10-25 02:10:00"}
     assert lims.store_robot_action(action) == 1000
+
+
+def test_unguarded_calls_log_a_lims_error_from_the_backend(lims: MemoryLims, caplog: Any, monkeypatch: Any) -> None:
+    from mxcubecore_lims.errors import LimsUnavailableError
+
+    def down(*args: Any) -> None:
+        raise LimsUnavailableError("LIMS down", target="http://lims")
+
+    monkeypatch.setattr(lims, "_write_image", down)
+    monkeypatch.setattr(lims, "_write_robot_action", down)
+    monkeypatch.setattr(lims, "_write_sample_update", down)
+    assert lims.store_image({"dataCollectionId": 1, "imageNumber": 1}) is None
+    assert lims.store_robot_action({"actionType": "LOAD"}) is None
+    assert lims.update_bl_sample({"blSampleId": 3}) is None
+    assert caplog.text.count("record not stored: LIMS down") == 3
+    # Guarded callers still get the typed error.
+    monkeypatch.setattr(lims, "_write_data_collection_update", down)
+    with pytest.raises(LimsUnavailableError):
+        lims.update_data_collection({"collection_id": 1})
+
+
+def test_a_sample_update_without_lims_id_stores_nothing(lims: MemoryLims) -> None:
+    lims.update_bl_sample({})  # AbstractCollect's default current_lims_sample
+    lims.update_bl_sample({"limsID": 12, "lastKnownCentringPosition": "phi=0"})  # renamed by mxcubeweb
+    assert [kind for kind, _ in lims.written] == ["sample_update"]
