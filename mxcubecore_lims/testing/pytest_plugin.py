@@ -16,7 +16,15 @@ LDAP fixtures (a real OpenLDAP slapd, see :mod:`mxcubecore_lims.testing.slapd`):
   its constructor) for tests that stop, restart or change it; all are closed
   after the test.
 
-When slapd is not installed these fixtures skip the test, or fail it when the
+ISPyB fixtures (the emulated ISPyB, see :mod:`mxcubecore_lims.testing.ispyb`):
+
+* ``ispyb_server`` (function): the three SOAP services on an ephemeral
+  loopback port, an in-memory database seeded with the default fixture;
+  ``.root`` is the ``ws_root``, ``.store.rows(table)`` reads back.
+* ``ispyb_server_factory`` (function): ``ispyb_server_factory(**kwargs)``
+  starts more (a database file, another fixture); all closed after the test.
+
+When slapd is not installed the LDAP fixtures skip the test, or fail it when the
 ``CI`` environment variable is set (so CI never goes green by skipping).
 When a test using a server fails, the report gets a section with slapd's log
 for that test, and the server's run directory is kept and named there.
@@ -44,6 +52,8 @@ __all__ = [
     "slapd_server",
     "slapd_tls_server",
     "slapd_factory",
+    "ispyb_server",
+    "ispyb_server_factory",
 ]
 
 # Values of CI that mean "not CI" (people do write CI=0 or CI=false).
