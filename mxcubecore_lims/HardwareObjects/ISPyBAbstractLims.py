@@ -188,7 +188,7 @@ class ISPyBAbstractLims(AbstractLims):
             return getattr(user, "full_name", None)
         # ISPyB checks the person's own password: a call with their credentials.
         try:
-            IspybServices(self._connection(login, password)).call("shipping", "echo")
+            self._ispyb.services.check_credentials(login, password)
         except IspybCredentialsError as error:
             raise LimsAuthenticationError("wrong user name or password") from error
         return None

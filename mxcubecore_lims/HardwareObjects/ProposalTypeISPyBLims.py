@@ -33,6 +33,10 @@ __all__ = ["ProposalTypeISPyBLims"]
 class ProposalTypeISPyBLims(ISPyBAbstractLims):
     """Proposal-based login against ISPyB."""
 
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._proposals: dict[tuple[str, str], dict] = {}
+
     def is_user_login_type(self) -> bool:
         """Always False: people log in with a proposal name."""
         return False
@@ -60,9 +64,7 @@ class ProposalTypeISPyBLims(ISPyBAbstractLims):
             auth_login = f"{codes.translate(name.code, 'ispyb')}{name.number}".lower()
         self.authenticate(auth_login, password)
         ispyb_code = codes.translate(name.code, "ispyb")
-        proposal = self._ispyb.find_proposal(ispyb_code, name.number)
-        if not proposal:
-            raise LimsNoSessionError(f"ISPyB has no proposal {ispyb_code}{name.number}")
+        proposal = self._proposal(ispyb_code, name.number)
         sessions = self._sessions(ispyb_code, name.number, proposal)
         if not sessions and is_local_host:
             self.create_session(proposal)
@@ -77,6 +79,20 @@ class ProposalTypeISPyBLims(ISPyBAbstractLims):
         self.add_user(user_name, sessions)
         self._last_user = user_name
         return self.session_manager
+
+    def _proposal(self, code: str, number: str) -> dict:
+        """The proposal record (title, id), asked once per proposal and kept.
+
+        Raises:
+            LimsNoSessionError: ISPyB has no such proposal.
+        """
+        key = (code.lower(), number)
+        if key not in self._proposals:
+            found = self._ispyb.find_proposal(code, number)
+            if not found:
+                raise LimsNoSessionError(f"ISPyB has no proposal {code}{number}")
+            self._proposals[key] = found
+        return self._proposals[key]
 
     def set_active_session_by_id(self, session_id: str) -> Session:
         """Activates a session given by id, or by proposal name as mxcubeweb passes it.

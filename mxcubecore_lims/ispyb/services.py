@@ -43,6 +43,14 @@ SERVICES: dict[str, str] = {
     "sample": "ToolsForBLSampleWebService",
 }
 
+#: The Shipping service's echo, for checking a person's credentials.
+_ECHO_ENVELOPE = (
+    b'<?xml version="1.0" encoding="utf-8"?>'
+    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+    b'<ns:echo xmlns:ns="http://ispyb.ejb3.webservices.shipping"/>'
+    b"</soap:Body></soap:Envelope>"
+)
+
 #: Parsed WSDLs, shared by every client in the process (zeep's own cache).
 _WSDL_CACHE = InMemoryCache(timeout=24 * 3600)
 
@@ -120,6 +128,34 @@ class IspybServices:
             except Exception as error:  # WSDL fetch: requests, zeep or XML errors
                 raise self._translate(f"{SERVICES[service]} WSDL", error) from error
         return self._clients[service]
+
+    def check_credentials(self, username: str, password: str) -> None:
+        """Checks a person's own ISPyB account with an ``echo`` under their credentials.
+
+        One small request on the shared HTTP session, with the person's
+        credentials on that request only (no client, no WSDL).
+
+        Raises:
+            IspybCredentialsError: ISPyB refused them (HTTP 401/403).
+            IspybUnavailableError: ISPyB did not answer.
+        """
+        url = self.connection.wsdl_url("shipping").removesuffix("?wsdl")
+        try:
+            response = self._session.post(
+                url,
+                data=_ECHO_ENVELOPE,
+                auth=(username, password),
+                headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
+                timeout=(self.connection.connect_timeout, self.connection.read_timeout),
+            )
+        except requests.RequestException as error:
+            raise self._translate("echo", error) from error
+        if response.status_code in (401, 403):
+            raise IspybCredentialsError(f"ISPyB refused the account ({response.status_code})")
+        if response.status_code != 200:
+            raise IspybUnavailableError(
+                f"ISPyB did not answer echo: HTTP {response.status_code}", target=self.connection.ws_root
+            )
 
     def call(self, service: str, operation: str, *args: Any, **kwargs: Any) -> Any:
         """Calls one operation; returns zeep's result (None for an empty reply).

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import socket
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -369,6 +370,10 @@ class EmulatedIspyb:
             raise LimsUnavailableError(
                 f"emulated ISPyB cannot listen on {self.host}:{self._port}: {exc}"
             ) from exc
+        # gevent's WSGI server writes headers and body separately; with Nagle's
+        # algorithm on, every kept-alive request then waits ~40 ms for the
+        # peer's delayed ACK. Accepted sockets inherit the option on Linux.
+        server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._port = server.server_port  # a restart reuses the same port
         self._server = server
         return self
