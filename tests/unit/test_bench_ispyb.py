@@ -91,8 +91,8 @@ def test_json_report_of_a_tiny_run():
         assert ratio["peak_stock_over_ours"] == pytest.approx(stock["median_peak_bytes"] / mine["median_peak_bytes"])
         assert ratio["peak_ours_over_floor"] == pytest.approx(mine["median_peak_bytes"] / low["median_peak_bytes"])
 
-    # Warm-ups (3 passes) and measured passes (12), each with its own collections and images.
-    assert report["emulator_totals"] == {"DataCollection": 15 * 3, "Image": 15 * 7}
+    # Warm-ups (4 passes: ours has two) and measured passes (12), each with its own rows.
+    assert report["emulator_totals"] == {"DataCollection": 16 * 3, "Image": 16 * 7}
 
 
 def test_table_report_of_a_tiny_run():
