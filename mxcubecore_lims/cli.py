@@ -133,13 +133,6 @@ def run_emulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_emulate_ispyb(args: argparse.Namespace) -> int:
-    """Runs the emulated ISPyB in the foreground until interrupted."""
-    from mxcubecore_lims.testing.ispyb.__main__ import main as ispyb_main
-
-    return ispyb_main(args.options)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Builds the argument parser of the ``mxcubecore-lims`` command."""
     parser = argparse.ArgumentParser(prog="mxcubecore-lims", description=__doc__.splitlines()[0])
@@ -174,22 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
     ldap.add_argument("--suffix", default="dc=example,dc=org", help="database suffix")
     ldap.add_argument("--tls", action="store_true", help="also serve ldaps:// and StartTLS with a test CA")
     ldap.set_defaults(run=run_emulate)
-    ispyb = servers.add_parser(
-        "ispyb",
-        help="the three ISPyB SOAP services (SQLite state, YAML fixture)",
-        description="Options: --fixture FILE --db FILE --port N --host H --username U --password P",
-    )
-    ispyb.add_argument("options", nargs=argparse.REMAINDER, help="--fixture FILE --db FILE --port N ...")
-    ispyb.set_defaults(run=run_emulate_ispyb)
+    # Listed for --help only: main() hands "emulate ispyb ..." to the emulator's parser.
+    servers.add_parser("ispyb", help="the three ISPyB SOAP services (SQLite state, YAML fixture)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:2] == ["emulate", "ispyb"] and not {"-h", "--help"} & set(argv[2:3]):
-        # Its options belong to the emulator's own parser (argparse cannot
-        # hand "--port" through a sub-command untouched).
+    if argv[:2] == ["emulate", "ispyb"]:
+        # Its options (and its --help) belong to the emulator's own parser:
+        # argparse cannot hand "--port" through a sub-command untouched.
         from mxcubecore_lims.testing.ispyb.__main__ import main as ispyb_main
 
         return ispyb_main(argv[2:])

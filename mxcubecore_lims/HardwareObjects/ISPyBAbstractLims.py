@@ -115,12 +115,12 @@ class ISPyBAbstractLims(AbstractLims):
             self._codes = ProposalCodes.from_session_config(proposals, f"{self.name}: session")
         return self._codes
 
-    def _connection(self, username: Optional[str] = None, password: Optional[str] = None) -> IspybConnection:
+    def _connection(self) -> IspybConnection:
         config = self.config
         return IspybConnection(
             ws_root=config.ws_root,
-            username=username if username is not None else config.ws_username,
-            password=SecretStr(password) if password is not None else config.ws_password,
+            username=config.ws_username,
+            password=config.ws_password,
             proxy=config.proxy_address,
             verify=config.ca_file or config.verify_tls,
             connect_timeout=config.connect_timeout,

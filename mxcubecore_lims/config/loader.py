@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from mxcubecore_lims.config.classes import resolve_class
 from mxcubecore_lims.config.lookup import LookupPath, file_format
-from mxcubecore_lims.config.spec import ObjectSpec, RawList, RawMap, RawScalar, Reference
+from mxcubecore_lims.config.spec import ObjectSpec, RawList, RawScalar, Reference
 from mxcubecore_lims.config.values import UNDECLARED, declared_fields, resolve_reference, shape_value
 from mxcubecore_lims.config.xml_reader import read_xml
 from mxcubecore_lims.config.yaml_reader import new_yaml, read_yaml

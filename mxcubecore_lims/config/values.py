@@ -161,7 +161,7 @@ class _Shaper:
         if isinstance(raw, RawMap):
             model = _model_class(annotation)
             if model is not None:
-                fields = _fields_by_key(model)
+                fields = declared_fields(model)
                 if self.undeclared is not None:
                     for key, value in raw.items.items():
                         if key not in fields:
@@ -177,11 +177,6 @@ class _Shaper:
             return {key: self.shape(value, item_type) for key, value in raw.items.items()}
         item_type = _sequence_item_type(annotation)
         return [self.shape(item, item_type) for item in raw.items]
-
-
-def declared_fields(model: type[BaseModel]) -> dict[str, Any]:
-    """Maps every key a model accepts (name and alias) to its annotation."""
-    return _fields_by_key(model)
 
 
 def _shape_scalar(raw: RawScalar, annotation: Any, resolve: Callable[[str, int], str]) -> Any:
@@ -272,7 +267,8 @@ def _sequence_item_type(annotation: Any) -> Any:
     return UNDECLARED
 
 
-def _fields_by_key(model: type[BaseModel]) -> dict[str, Any]:
+def declared_fields(model: type[BaseModel]) -> dict[str, Any]:
+    """Maps every key a model accepts (name and alias) to its annotation."""
     fields: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         fields[name] = info.annotation
