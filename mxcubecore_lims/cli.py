@@ -9,6 +9,7 @@ Sub-commands:
 * ``emulate ldap`` - run a real slapd on loopback, seeded with test users, for
   a beamline engineer to point an MXCuBE at.
 * ``emulate ispyb`` - run the emulated ISPyB SOAP services likewise.
+* ``emulate icat`` - run the emulated ICAT SOAP server likewise.
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     ldap.set_defaults(run=run_emulate)
     # Listed for --help only: main() hands "emulate ispyb ..." to the emulator's parser.
     servers.add_parser("ispyb", help="the three ISPyB SOAP services (SQLite state, YAML fixture)")
+    servers.add_parser("icat", help="the ICAT SOAP API python-icat speaks (SQLite state, YAML fixture)")
     return parser
 
 
@@ -181,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mxcubecore_lims.testing.ispyb.__main__ import main as ispyb_main
 
         return ispyb_main(argv[2:])
+    if argv[:2] == ["emulate", "icat"]:
+        from mxcubecore_lims.testing.icat.__main__ import main as icat_main
+
+        return icat_main(argv[2:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))

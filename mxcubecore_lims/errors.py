@@ -294,6 +294,36 @@ class IcatError(LimsError):
     """ICAT reported an error."""
 
 
+class IcatFaultError(IcatError):
+    """ICAT answered and refused the request (python-icat raised an ``ICATError``).
+
+    Attributes:
+        operation: What was attempted, e.g. ``"create Dataset"``.
+        icat_type: ICAT's exception type (``BAD_PARAMETER``, ``VALIDATION``, ...).
+    """
+
+    def __init__(self, operation: str, message: str, icat_type: str = "") -> None:
+        self.operation = operation
+        self.icat_type = icat_type
+        super().__init__(f"ICAT {operation}: {message}" + (f" [{icat_type}]" if icat_type else ""))
+
+
+class IcatObjectExistsError(IcatFaultError):
+    """ICAT already holds an object with the same unique key."""
+
+
+class IcatPrivilegesError(IcatFaultError, LimsAuthorizationError):
+    """The ICAT user may not read or write this object."""
+
+
+class IcatSessionError(IcatFaultError):
+    """The ICAT session is unknown or expired (and could not be re-established)."""
+
+
+class IcatUnavailableError(IcatError, LimsUnavailableError):
+    """ICAT did not answer (connection refused, timeout, not an ICAT server)."""
+
+
 class LdapError(LimsError):
     """Authentication through LDAP failed."""
 

@@ -24,6 +24,14 @@ ISPyB fixtures (the emulated ISPyB, see :mod:`mxcubecore_lims.testing.ispyb`):
 * ``ispyb_server_factory`` (function): ``ispyb_server_factory(**kwargs)``
   starts more (a database file, another fixture); all closed after the test.
 
+ICAT fixtures (the emulated ICAT, see :mod:`mxcubecore_lims.testing.icat`):
+
+* ``icat_server`` (function): the ICAT SOAP API on an ephemeral loopback
+  port, an in-memory catalogue seeded with the default fixture (facility
+  ESRF, beamline ID-DEMO); ``.url`` for python-icat, ``.store`` reads back.
+* ``icat_server_factory`` (function): ``icat_server_factory(**kwargs)``
+  starts more; all closed after the test.
+
 When slapd is not installed the LDAP fixtures skip the test, or fail it when the
 ``CI`` environment variable is set (so CI never goes green by skipping).
 When a test using a server fails, the report gets a section with slapd's log
@@ -54,6 +62,8 @@ __all__ = [
     "slapd_factory",
     "ispyb_server",
     "ispyb_server_factory",
+    "icat_server",
+    "icat_server_factory",
 ]
 
 # Values of CI that mean "not CI" (people do write CI=0 or CI=false).
@@ -269,3 +279,49 @@ def ispyb_server(ispyb_server_factory: IspybServerFactory) -> Any:
     is the ``ws_root``; ``ispyb_server.store.rows(table)`` reads the state.
     """
     return ispyb_server_factory()
+
+
+# --------------------------------------------------------------------------
+# emulated ICAT (mxcubecore_lims.testing.icat)
+
+
+class IcatServerFactory:
+    """Starts private emulated ICAT servers for one test; ``icat_server_factory``.
+
+    Attributes:
+        servers: Every server created, in order.
+    """
+
+    def __init__(self) -> None:
+        self.servers: list[Any] = []
+
+    def __call__(self, **kwargs: Any) -> Any:
+        """Creates and starts a server; keyword arguments as ``EmulatedIcat``'s."""
+        from mxcubecore_lims.testing.icat import EmulatedIcat
+
+        server = EmulatedIcat(**kwargs)
+        self.servers.append(server)
+        return server.start()
+
+    def close(self) -> None:
+        """Stops every server and closes its catalogue."""
+        for server in self.servers:
+            server.close()
+
+
+@pytest.fixture
+def icat_server_factory() -> Iterator[IcatServerFactory]:
+    """``icat_server_factory(db_path=..., fixture=..., session_minutes=...)``."""
+    factory = IcatServerFactory()
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def icat_server(icat_server_factory: IcatServerFactory) -> Any:
+    """An emulated ICAT server: in-memory catalogue, default fixture (ID-DEMO).
+
+    Users log in with plugin ``simple`` (``alice``/``alice-pw``, ``staff``/
+    ``staff-pw``, ...); ``icat_server.url`` is python-icat's URL.
+    """
+    return icat_server_factory()

@@ -1,0 +1,62 @@
+"""Runs the emulated ICAT server in the foreground.
+
+``mxcubecore-lims emulate icat --db icat.sqlite --port 8181`` (or
+``python -m mxcubecore_lims.testing.icat``), then point python-icat or an
+``ICATLIMS`` at the printed URL. Stop with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all(thread=False)
+
+import argparse  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+import gevent  # noqa: E402
+import gevent.event  # noqa: E402
+
+from mxcubecore_lims.testing.icat.fixture import DEFAULT_FIXTURE  # noqa: E402
+from mxcubecore_lims.testing.icat.server import DEFAULT_ROOT_USERS, EmulatedIcat  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mxcubecore-lims emulate icat")
+    parser.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
+    parser.add_argument("--fixture", default=str(DEFAULT_FIXTURE), help="YAML fixture, or ''")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--root-user", action="append", help=f"ICAT root user (default: {DEFAULT_ROOT_USERS[0]})"
+    )
+    parser.add_argument(
+        "--session-minutes", type=float, default=120.0, help="login session lifetime"
+    )
+    args = parser.parse_args(argv)
+    server = EmulatedIcat(
+        db_path=args.db,
+        fixture=args.fixture or None,
+        root_users=args.root_user or DEFAULT_ROOT_USERS,
+        session_minutes=args.session_minutes,
+        host=args.host,
+        port=args.port,
+    ).start()
+    print(f"url: {server.url}", flush=True)
+    plugins = server.service.authenticators
+    for plugin, users in sorted(plugins.items()):
+        print(f"plugin {plugin}: users {', '.join(sorted(users))}", flush=True)
+    stop = gevent.event.Event()
+    gevent.signal_handler(signal.SIGTERM, stop.set)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
