@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[2] / "configuration"
 EXAMPLES = ROOT / "examples"
 
 
-def beamline_with(tmp_path: Path, fmt: str, lims: str, ispyb: Any = None, ldap: Any = None) -> Path:
+def beamline_with(
+    tmp_path: Path, fmt: str, lims: str, ispyb: Any = None, ldap: Any = None, icat: Any = None
+) -> Path:
     """The demo session plus one example LIMS (and the LDAP example), ports pointed at test servers."""
     shutil.copy(ROOT / "demo" / "session.xml", tmp_path / "session.xml")
     for example in EXAMPLES.joinpath(fmt).iterdir():
@@ -29,6 +31,8 @@ def beamline_with(tmp_path: Path, fmt: str, lims: str, ispyb: Any = None, ldap: 
             text = text.replace("http://127.0.0.1:18080/ispyb/ispyb-ws/ispybWS/", ispyb.root)
         if ldap is not None:
             text = text.replace("13389", str(ldap.port))
+        if icat is not None:
+            text = text.replace("http://127.0.0.1:18181", icat.url)
         (tmp_path / example.name).write_text(text, encoding="utf-8")
     (tmp_path / "beamline.yaml").write_text(
         "class: mxcubecore.HardwareObjects.Beamline.Beamline\n"
@@ -73,3 +77,29 @@ def test_xml_examples_load_with_stock_mxcubecore(tmp_path: Path, ispyb_server: A
         HWR.init_hardware_repository(str(directory))
     assert type(HWR.beamline.lims).__name__ == "ProposalTypeISPyBLims"
     HWR.beamline.lims.login("mx415", "mx415-password", False)
+
+
+@pytest.mark.parametrize("fmt", ["xml", "yaml"])
+def test_icat_example_logs_in_and_offers_the_breakdown_session(tmp_path: Path, fmt: str, icat_server: Any) -> None:
+    load_beamline(beamline_with(tmp_path, fmt, "lims-icat", icat=icat_server), strict=True)
+    lims = HWR.beamline.lims
+    assert lims.compatible_beamlines() == ["ID-DEMO", "ID-OTHER"]
+    manager = lims.login("alice", "alice-pw", False)
+    offered = {s.proposal_name: s for s in manager.sessions}
+    assert set(offered) == {"MX-415", "MX-2345"}
+    assert offered["MX-415"].is_scheduled_beamline and not offered["MX-2345"].is_scheduled_beamline
+    assert offered["MX-415"].data_portal_URL == (
+        f"https://data.example.org/investigation/{offered['MX-415'].session_id}/datasets"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["xml", "yaml"])
+def test_icat_example_loads_with_stock_mxcubecore(tmp_path: Path, fmt: str, icat_server: Any) -> None:
+    directory = beamline_with(tmp_path, fmt, "lims-icat", icat=icat_server)
+    with contextlib.redirect_stdout(io.StringIO()):
+        HWR.init_hardware_repository(str(directory))
+    lims = HWR.beamline.lims
+    assert type(lims).__name__ == "ICATLIMS"
+    assert lims.compatible_beamlines() == ["ID-DEMO", "ID-OTHER"]
+    manager = lims.login("bob", "bob-pw", False)
+    assert [s.proposal_name for s in manager.sessions] == ["MX-415", "MX-3456"]
