@@ -35,7 +35,7 @@ from icat.query import Query
 from lxml import etree
 
 from mxcubecore_lims.testing.icat import EmulatedIcat
-from mxcubecore_lims.testing.icat.schema import ENTITIES, ENTITY_NAMES, Attr
+from mxcubecore_lims.testing.icat.schema import ENTITIES, ENTITY_NAMES
 
 pytestmark = pytest.mark.integration
 
@@ -217,12 +217,12 @@ def test_refresh_extends_the_session(icat_server_factory: Any) -> None:
     client = make_client(server)
     try:
         login(client, "alice")
-        time.sleep(0.7)
+        time.sleep(1.0)
         before = client.getRemainingMinutes()
         assert before < 0.1 - 0.01
         client.refresh()
         after = client.getRemainingMinutes()
-        assert after > before + 0.008
+        assert after > before + 0.01
         assert after <= 0.1
     finally:
         release(client)
@@ -562,7 +562,7 @@ def test_asserted_search_and_search_matching(reader: Client) -> None:
         "SELECT o FROM Investigation o WHERE o.startDate < {ts not-a-date}",
         "SELECT o FROM Investigation o INCLUDE o.nosuch",
         "SELECT o FROM Investigation o LIMIT x",
-        "SELECT o.samples FROM Investigation o WHERE o.name = :nosuchparam",
+        "SELECT o FROM Investigation o WHERE o.name = :nosuchparam",
     ],
 )
 def test_bad_query_is_parameter_error(reader: Client, query: str) -> None:
@@ -671,7 +671,12 @@ def test_member_creates_dataset_with_cascaded_children(
     got = client.get("Dataset INCLUDE 1", dataset_id)
     assert got.investigation.name == "MX-415" and got.type.name == "acquisition"
     again = client.search(
-        Query(client, "Dataset", conditions={"id": f"= {dataset_id}"}, includes=["datafiles", "parameters.type"])
+        Query(
+            client,
+            "Dataset",
+            conditions={"id": f"= {dataset_id}"},
+            includes=["datafiles", "parameters.type"],
+        )
     )[0]
     assert len(again.datafiles) == 3
     assert {p.type.name for p in again.parameters} == {"MX_flux", "MX_wavelength"}
@@ -695,7 +700,12 @@ def test_member_cannot_write_elsewhere(client: Client, icat_server: EmulatedIcat
     with pytest.raises(ICATPrivilegesError):
         client.new("InvestigationInstrument", investigation=mine, instrument=other).create()
     with pytest.raises(ICATPrivilegesError):
-        client.new("InvestigationUser", investigation=mine, user=one(client, "User", name="simple/nobody"), role="x").create()
+        client.new(
+            "InvestigationUser",
+            investigation=mine,
+            user=one(client, "User", name="simple/nobody"),
+            role="Collaborator",
+        ).create()
     assert row_counts(icat_server) == before
 
 
@@ -987,6 +997,30 @@ def test_update_to_duplicate_name_is_refused(writer: Client, icat_server: Emulat
     assert icat_server.store.get("Dataset", second.id)["name"] == "second"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="emulator checks privileges before validation; icat.server persists and flushes "
+    "(VALIDATION / OBJECT_ALREADY_EXISTS) before GateKeeper.performAuthorisation",
+)
+def test_validation_precedes_authorization_for_missing_investigation(writer: Client) -> None:
+    """A non-root Dataset without investigation is a VALIDATION fault in icat.server."""
+    dataset_type = one(writer, "DatasetType", name="acquisition")
+    with pytest.raises(ICATValidationError):
+        writer.new("Dataset", name="orphan", complete=False, type=dataset_type).create()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="emulator checks privileges before uniqueness; icat.server reports "
+    "OBJECT_ALREADY_EXISTS from the flush before authorising the create",
+)
+def test_uniqueness_precedes_authorization(writer: Client) -> None:
+    """alice re-creating the existing Instrument ID-DEMO: OBJECT_ALREADY_EXISTS in icat.server."""
+    facility = one(writer, "Facility", name="ESRF")
+    with pytest.raises(ICATObjectExistsError):
+        writer.new("Instrument", name="ID-DEMO", facility=facility).create()
+
+
 # --------------------------------------------------------------------------
 # 6. persistence
 
@@ -1015,7 +1049,12 @@ def test_state_and_sessions_survive_a_restart(icat_server_factory: Any, tmp_path
         got = client.get("Dataset INCLUDE 1", dataset_id)
         assert got.name == "persisted" and got.investigation.name == "MX-415"
         full = client.search(
-            Query(client, "Dataset", conditions={"id": f"= {dataset_id}"}, includes=["datafiles", "parameters"])
+            Query(
+                client,
+                "Dataset",
+                conditions={"id": f"= {dataset_id}"},
+                includes=["datafiles", "parameters"],
+            )
         )[0]
         assert len(full.datafiles) == 2 and len(full.parameters) == 1
         # new ids do not collide with the persisted ones
@@ -1035,7 +1074,10 @@ def test_failed_write_is_not_persisted(icat_server_factory: Any, tmp_path: Path)
         investigation = one(client, "Investigation", name="MX-415")
         with pytest.raises(ICATObjectExistsError):
             client.createMany(
-                [new_dataset(client, investigation, "dup", files=1), new_dataset(client, investigation, "dup")]
+                [
+                    new_dataset(client, investigation, "dup", files=1),
+                    new_dataset(client, investigation, "dup"),
+                ]
             )
         counts = row_counts(first)
     finally:
@@ -1044,6 +1086,34 @@ def test_failed_write_is_not_persisted(icat_server_factory: Any, tmp_path: Path)
     second = icat_server_factory(db_path=database)
     assert row_counts(second) == counts
     assert second.store.find("Dataset", name="dup") == []
+
+
+def test_empty_catalogue_without_fixture(icat_server_factory: Any) -> None:
+    """fixture=None: an empty catalogue in which root still logs in."""
+    server = icat_server_factory(fixture=None)
+    client = make_client(server)
+    try:
+        login(client, "root")
+        assert client.search(Query(client, "Investigation")) == []
+        assert client.search("SELECT COUNT(o) FROM Facility o") == [0]
+    finally:
+        release(client)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server.DEFAULT_AUTHENTICATORS holds jdoe/jsmith, not the default fixture's "
+    "alice/bob, although EmulatedIcat's docstring promises the default fixture's people",
+)
+def test_default_logins_without_fixture_are_the_fixture_people(icat_server_factory: Any) -> None:
+    """fixture=None and no authenticators: alice (a default-fixture person) can log in."""
+    server = icat_server_factory(fixture=None)
+    client = make_client(server)
+    try:
+        login(client, "alice")
+        assert client.getUserName() == "simple/alice"
+    finally:
+        release(client)
 
 
 # --------------------------------------------------------------------------
