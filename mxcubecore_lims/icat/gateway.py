@@ -254,7 +254,11 @@ class IcatGateway:
             refresh_after=_refresh_after(remaining),
             _credentials=credentials,
         )
+        previous = self._users.get(key)
         self._users[key] = session
+        if previous is not None:
+            # The same person logged in again: one ICAT session per user.
+            self._end(previous)
         log.info("ICAT session opened for %s (%s)", user_name, plugin)
         return session
 
@@ -265,7 +269,11 @@ class IcatGateway:
     def logout(self, key: str) -> None:
         """Ends a user's session (errors are logged: the user is gone either way)."""
         session = self._users.pop(key, None)
-        if session is None or self._client is None:
+        if session is not None:
+            self._end(session)
+
+    def _end(self, session: IcatUserSession) -> None:
+        if self._client is None:
             return
         with self._lock:
             self._client.sessionId = session.session_id

@@ -774,17 +774,25 @@ def test_staff_may_link_instruments_and_parameters_on_readable_investigations(
     assert ("actualInstrument", "ID-DEMO") in {(p.type.name, p.stringValue) for p in refreshed.parameters}
 
 
-def test_staff_cannot_link_an_investigation_they_cannot_read(
+def test_staff_take_over_an_investigation_onto_their_own_instrument_only(
     client: Client, icat_server: EmulatedIcat
 ) -> None:
-    """auth.py: staff may not add ID-DEMO to MX-2345 (on ID-OTHER, not readable to them)."""
+    """auth.py: staff of ID-DEMO may link MX-2345 (on ID-OTHER) to ID-DEMO, not to another instrument."""
     login(client, "root")
     breakdown = one(client, "Investigation", name="MX-2345")
+    other = one(client, "Instrument", name="ID-OTHER")
+    third = client.new("Instrument", name="ID-THIRD", facility=one(client, "Facility", name="ESRF"))
+    third.create()
     login(client, "staff")
     demo = one(client, "Instrument", name="ID-DEMO")
+    client.new("InvestigationInstrument", investigation=breakdown, instrument=demo).create()
+    assert {r["instrument"] for r in icat_server.store.find("InvestigationInstrument", investigation=breakdown.id)} == {
+        demo.id,
+        other.id,
+    }
     with pytest.raises(ICATPrivilegesError):
-        client.new("InvestigationInstrument", investigation=breakdown, instrument=demo).create()
-    assert len(icat_server.store.find("InvestigationInstrument", investigation=breakdown.id)) == 1
+        client.new("InvestigationInstrument", investigation=breakdown, instrument=third).create()
+    assert len(icat_server.store.find("InvestigationInstrument", investigation=breakdown.id)) == 2
 
 
 def test_staff_cannot_create_samples(client: Client, icat_server: EmulatedIcat) -> None:
@@ -997,11 +1005,6 @@ def test_update_to_duplicate_name_is_refused(writer: Client, icat_server: Emulat
     assert icat_server.store.get("Dataset", second.id)["name"] == "second"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator checks privileges before validation; icat.server persists and flushes "
-    "(VALIDATION / OBJECT_ALREADY_EXISTS) before GateKeeper.performAuthorisation",
-)
 def test_validation_precedes_authorization_for_missing_investigation(writer: Client) -> None:
     """A non-root Dataset without investigation is a VALIDATION fault in icat.server."""
     dataset_type = one(writer, "DatasetType", name="acquisition")
@@ -1009,11 +1012,6 @@ def test_validation_precedes_authorization_for_missing_investigation(writer: Cli
         writer.new("Dataset", name="orphan", complete=False, type=dataset_type).create()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator checks privileges before uniqueness; icat.server reports "
-    "OBJECT_ALREADY_EXISTS from the flush before authorising the create",
-)
 def test_uniqueness_precedes_authorization(writer: Client) -> None:
     """alice re-creating the existing Instrument ID-DEMO: OBJECT_ALREADY_EXISTS in icat.server."""
     facility = one(writer, "Facility", name="ESRF")
@@ -1100,11 +1098,6 @@ def test_empty_catalogue_without_fixture(icat_server_factory: Any) -> None:
         release(client)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server.DEFAULT_AUTHENTICATORS holds jdoe/jsmith, not the default fixture's "
-    "alice/bob, although EmulatedIcat's docstring promises the default fixture's people",
-)
 def test_default_logins_without_fixture_are_the_fixture_people(icat_server_factory: Any) -> None:
     """fixture=None and no authenticators: alice (a default-fixture person) can log in."""
     server = icat_server_factory(fixture=None)

@@ -14,7 +14,8 @@ LIMS objects meet in production:
 * datasets, datafiles and their parameters may be created, updated and
   deleted inside a readable investigation;
 * instrument scientists may also add instruments and parameters to the
-  investigations they can read (the record of a rescheduled session);
+  investigations they can read, and link any investigation to their own
+  instrument (the record of a session taken over after a breakdown);
 * everything else is INSUFFICIENT_PRIVILEGES.
 """
 
@@ -80,19 +81,30 @@ class Access:
         self.is_root = user in set(root_users)
         self._member: set[int] | None = None
         self._staff: set[int] | None = None
+        self._instruments: set[int] | None = None
 
     def _compute(self) -> None:
         member: set[int] = set()
         staff: set[int] = set()
+        instruments: set[int] = set()
         for user in self.store.find("User", name=self.user):
             for link in self.store.children("User", user["id"], "investigationUsers"):
                 member.add(link["investigation"])
             for role in self.store.children("User", user["id"], "instrumentScientists"):
+                instruments.add(role["instrument"])
                 for link in self.store.children(
                     "Instrument", role["instrument"], "investigationInstruments"
                 ):
                     staff.add(link["investigation"])
-        self._member, self._staff = member, staff
+        self._member, self._staff, self._instruments = member, staff, instruments
+
+    @property
+    def instruments(self) -> set[int]:
+        """Instruments the user is an instrument scientist of."""
+        if self._instruments is None:
+            self._compute()
+        assert self._instruments is not None
+        return self._instruments
 
     @property
     def member_of(self) -> set[int]:
@@ -136,6 +148,8 @@ class Access:
         """Whether the user may create, update or delete ``row`` (its new values)."""
         if self.is_root:
             return True
+        if entity == "InvestigationInstrument" and row.get("instrument") in self.instruments:
+            return True  # taking an investigation over onto one's own beamline
         if entity not in _STAFF_WRITABLE:
             return False
         investigation = self.investigation_of(entity, row)

@@ -71,8 +71,8 @@ SERVICE_PATH = "/ICATService/ICAT"
 DEFAULT_AUTHENTICATORS: dict[str, dict[str, str]] = {
     "simple": {
         "root": "root-pw",
-        "jdoe": "jdoe-pw",
-        "jsmith": "jsmith-pw",
+        "alice": "alice-pw",
+        "bob": "bob-pw",
         "staff": "staff-pw",
         "nobody": "nobody-pw",
     },
@@ -382,21 +382,28 @@ class _Service:
     def create(self, request: Any) -> Any:
         access = self._access(request.findtext("sessionId"))
         _, new = self._bean(request.find("bean"))
-        self._require_write(access, new)
-        return self.store.create(new, access.user)
+        return self._create_checked(access, new)
+
+    def _create_checked(self, access: Access, new: NewRow) -> int:
+        # icat.server persists (VALIDATION, OBJECT_ALREADY_EXISTS) before it
+        # authorises; a refusal then rolls the create back.
+        with self.store.transaction():
+            row_id = self.store.create(new, access.user)
+            self._require_write(access, new)
+            return row_id
 
     def createMany(self, request: Any) -> Any:
         access = self._access(request.findtext("sessionId"))
-        rows = []
-        for offset, node in enumerate(request.iterfind("beans")):
-            try:
-                _, new = self._bean(node)
-                self._require_write(access, new)
-            except IcatFault as fault:
-                fault.offset = offset
-                raise
-            rows.append(new)
-        return self.store.create_many(rows, access.user)
+        ids = []
+        with self.store.transaction():
+            for offset, node in enumerate(request.iterfind("beans")):
+                try:
+                    _, new = self._bean(node)
+                    ids.append(self._create_checked(access, new))
+                except IcatFault as fault:
+                    fault.offset = offset
+                    raise
+        return ids
 
     def _existing(self, access: Access, node: Any) -> tuple[int, NewRow, dict[str, Any]]:
         row_id, new = self._bean(node)
@@ -426,7 +433,7 @@ class _Service:
             for node in nodes:
                 row_id, new, old = self._existing(access, node)
                 self._require_write(access, NewRow(new.entity, {}, {}), old)
-                self.store.delete(new.entity, row_id)
+                self.store.delete(new.entity, row_id, access.user)
         return None
 
     def isAccessAllowed(self, request: Any) -> Any:

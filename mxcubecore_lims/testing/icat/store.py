@@ -399,7 +399,7 @@ class IcatStore:
 
             self._record(undo, entity_name, row_id, old)
 
-    def delete(self, entity_name: str, row_id: int) -> None:
+    def delete(self, entity_name: str, row_id: int, user: str = "") -> None:
         """Deletes a row; children holding a not-null reference go with it.
 
         Rows that refer to it through a nullable relation (a Dataset's
@@ -416,10 +416,10 @@ class IcatStore:
                 assert isinstance(back, One)
                 for child in self.children(entity_name, row_id, many.name):
                     if back.not_null:
-                        self.delete(many.target, child["id"])
+                        self.delete(many.target, child["id"], user)
                     else:
                         values = {k: v for k, v in child.items() if k != many.back}
-                        self.update(many.target, child["id"], values, str(child.get("modId")))
+                        self.update(many.target, child["id"], values, user or str(child.get("modId")))
             self._unindex(entity, row)
             self._record(lambda: self._index(entity, row), entity_name, row_id, None)
 
