@@ -1,0 +1,555 @@
+"""Durable store-and-forward journal for LIMS writes (DESIGN §6).
+
+Every write is journalled (SQLite in WAL mode, one row per record, with an
+idempotency key) before it is sent. When the LIMS answers, the record is
+delivered at once and the caller gets the LIMS's ids. When it does not, the
+call returns within its timeout with *provisional* ids, the record waits, and
+a background greenlet replays the journal in order, with backoff, until the
+LIMS answers again; a restarted process finds the journal and goes on.
+
+Provisional ids are negative integers (no LIMS hands those out), unique per
+journal, so later records can refer to them: an image of a collection stored
+while ISPyB was down carries the collection's provisional id, and at replay
+that id is replaced by the real one. The mapping is kept in the journal too.
+
+Delivery outcomes:
+
+* delivered: the record is marked so, its result and id mappings stored;
+* the LIMS is unreachable (:class:`~mxcubecore_lims.errors.LimsUnavailableError`
+  anywhere in the exception chain, or the call timed out): the record stays
+  pending, and so does everything after it (order is kept);
+* the LIMS refused it (any other error): the record is marked failed with
+  the error, kept for inspection, and the journal moves on. A record that
+  refers to a failed record's provisional id fails too.
+
+Delivered records are pruned beyond ``keep_delivered``; pending ones are
+never dropped: when ``max_pending`` is reached a new write raises
+:class:`OutboxFullError` rather than lose an older one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import gevent
+import gevent.event
+import gevent.lock
+
+from mxcubecore_lims.errors import LimsError, LimsUnavailableError
+
+__all__ = [
+    "Delivery",
+    "Outbox",
+    "OutboxError",
+    "OutboxFullError",
+    "OutboxStatus",
+    "Record",
+    "is_unavailable",
+]
+
+log = logging.getLogger(__name__)
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+class OutboxError(LimsError):
+    """The journal cannot be used (unreadable file, wrong schema)."""
+
+
+class OutboxFullError(OutboxError):
+    """The journal holds ``max_pending`` undelivered records; the write is refused."""
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when an error means "the LIMS did not answer" (anywhere in its chain)."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, (LimsUnavailableError, gevent.Timeout, TimeoutError, ConnectionError)):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+# -- payload encoding: JSON with datetimes kept as datetimes ---------------------
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$datetime"}:
+            return datetime.fromisoformat(value["$datetime"])
+        if set(value) == {"$date"}:
+            return date.fromisoformat(value["$date"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(_encode(value), separators=(",", ":"))
+
+
+def _loads(text: Optional[str]) -> Any:
+    return None if text is None else _decode(json.loads(text))
+
+
+# -- records ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How to deliver one kind of record.
+
+    Attributes:
+        refs: Payload paths (``"image.dataCollectionId"``) -> id kind; provisional
+            ids found there are replaced by real ones before delivery.
+        returns: Id kind of each element of the result (a tuple result), or
+            of the result itself (a single kind); None where nothing is mapped.
+    """
+
+    refs: Mapping[str, str] = None  # type: ignore[assignment]
+    returns: Sequence[Optional[str]] | str | None = None
+
+    def result_kinds(self) -> list[Optional[str]]:
+        if self.returns is None:
+            return []
+        if isinstance(self.returns, str):
+            return [self.returns]
+        return list(self.returns)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One journalled write."""
+
+    seq: int
+    kind: str
+    key: str
+    payload: Any
+    status: str
+    attempts: int
+    last_error: Optional[str]
+    created: float
+    provisional: Optional[list[Optional[int]]]
+    result: Any
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """What the journal holds now.
+
+    Attributes:
+        pending: Records waiting for delivery.
+        failed: Records the LIMS refused (kept for inspection).
+        delivered: Records delivered since the journal was created.
+        oldest_pending: ``time.time()`` of the oldest waiting record, or None.
+        last_error: The latest delivery error, or None.
+        next_attempt: ``time.time()`` of the next replay attempt, or None.
+    """
+
+    pending: int
+    failed: int
+    delivered: int
+    oldest_pending: Optional[float]
+    last_error: Optional[str]
+    next_attempt: Optional[float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pending": self.pending,
+            "failed": self.failed,
+            "delivered": self.delivered,
+            "oldest_pending": self.oldest_pending,
+            "last_error": self.last_error,
+            "next_attempt": self.next_attempt,
+        }
+
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS records (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL UNIQUE,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created REAL NOT NULL,
+        delivered_at REAL,
+        provisional TEXT,
+        result TEXT)""",
+    "CREATE INDEX IF NOT EXISTS records_status ON records (status, seq)",
+    """CREATE TABLE IF NOT EXISTS ids (
+        kind TEXT NOT NULL,
+        provisional INTEGER NOT NULL,
+        real TEXT,
+        PRIMARY KEY (kind, provisional))""",
+    "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+)
+
+
+class Outbox:
+    """A durable, ordered journal of writes to one LIMS.
+
+    Args:
+        path: The SQLite file (created when missing, reused when present).
+        deliver: ``deliver(kind, payload)`` sends one record and returns the
+            LIMS's result; it raises to report failure (see module doc).
+        deliveries: How each kind is delivered (references, results).
+        call_timeout: Seconds a delivery may take before it counts as
+            "unreachable" (the caller's wait is bounded by this).
+        backoff: First and longest wait between replay attempts, in seconds.
+        keep_delivered: Delivered records kept after pruning.
+        max_pending: Undelivered records allowed before writes are refused.
+        on_change: Called with the new :class:`OutboxStatus` when it changes.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        deliver: Callable[[str, Any], Any],
+        deliveries: Mapping[str, Delivery],
+        *,
+        call_timeout: float = 30.0,
+        backoff: tuple[float, float] = (1.0, 60.0),
+        keep_delivered: int = 1000,
+        max_pending: int = 100_000,
+        on_change: Optional[Callable[[OutboxStatus], None]] = None,
+    ) -> None:
+        self.path = Path(path)
+        self._deliver = deliver
+        self.deliveries = dict(deliveries)
+        self.call_timeout = call_timeout
+        self.backoff = backoff
+        self.keep_delivered = keep_delivered
+        self.max_pending = max_pending
+        self.on_change = on_change
+        self._lock = gevent.lock.RLock()
+        self._wake = gevent.event.Event()
+        self._worker: Optional[gevent.Greenlet] = None
+        self._delay = backoff[0]
+        self._next_attempt: Optional[float] = None
+        self._last_error: Optional[str] = None
+        self._last_status: Optional[OutboxStatus] = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process crash
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+        except sqlite3.Error as error:
+            raise OutboxError(f"cannot open the outbox journal {self.path}: {error}") from error
+        row = self._db.execute(
+            "SELECT last_error FROM records WHERE last_error IS NOT NULL ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        self._last_error = row[0] if row else None
+
+    def close(self) -> None:
+        """Stops the replay greenlet and closes the journal."""
+        self.stop()
+        self._db.close()
+
+    # -- writing ---------------------------------------------------------------
+
+    def _counter(self, name: str) -> int:
+        self._db.execute("INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)", (name,))
+        self._db.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (name,))
+        return int(self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
+
+    def _count(self, status: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM records WHERE status = ?", (status,)).fetchone()[0])
+
+    def submit(self, kind: str, payload: Any) -> Any:
+        """Journals a write, then delivers it if nothing waits before it.
+
+        Returns:
+            The LIMS's result when delivered now; otherwise the result shape
+            with provisional ids (negative) where ids are expected.
+
+        Raises:
+            OutboxFullError: Too many records wait already.
+            LimsError: The LIMS refused the write now (it is kept as failed).
+        """
+        delivery = self.deliveries[kind]
+        with self._lock:
+            if self._count(PENDING) >= self.max_pending:
+                raise OutboxFullError(
+                    f"the outbox {self.path} holds {self.max_pending} undelivered records; "
+                    "the LIMS has not answered for a long time"
+                )
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                provisional = [
+                    None if k is None else -self._counter("provisional") for k in delivery.result_kinds()
+                ]
+                for id_kind, value in zip(delivery.result_kinds(), provisional):
+                    if id_kind is not None:
+                        self._db.execute(
+                            "INSERT INTO ids (kind, provisional, real) VALUES (?, ?, NULL)", (id_kind, value)
+                        )
+                cursor = self._db.execute(
+                    "INSERT INTO records (kind, key, payload, status, created, provisional) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (kind, uuid.uuid4().hex, _dumps(payload), PENDING, time.time(), json.dumps(provisional)),
+                )
+                seq = int(cursor.lastrowid)
+            earlier = self._db.execute(
+                "SELECT COUNT(*) FROM records WHERE status = ? AND seq < ?", (PENDING, seq)
+            ).fetchone()[0]
+            if not earlier:
+                try:
+                    outcome = self._attempt(self._record(seq))
+                except Exception:
+                    self._notify()
+                    raise
+                if outcome is not None:
+                    self._notify()
+                    return outcome[0]
+            self._kick()
+            self._notify()
+            return self._shape(delivery, provisional)
+
+    @staticmethod
+    def _shape(delivery: Delivery, values: list[Optional[int]]) -> Any:
+        if delivery.returns is None:
+            return None
+        if isinstance(delivery.returns, str):
+            return values[0]
+        return tuple(values)
+
+    # -- delivering --------------------------------------------------------------
+
+    def _record(self, seq: int) -> Record:
+        row = self._db.execute(
+            "SELECT seq, kind, key, payload, status, attempts, last_error, created, provisional, result "
+            "FROM records WHERE seq = ?",
+            (seq,),
+        ).fetchone()
+        return Record(
+            seq=row[0],
+            kind=row[1],
+            key=row[2],
+            payload=_loads(row[3]),
+            status=row[4],
+            attempts=row[5],
+            last_error=row[6],
+            created=row[7],
+            provisional=json.loads(row[8]) if row[8] else None,
+            result=_loads(row[9]),
+        )
+
+    def _resolve(self, record: Record) -> Any:
+        """The payload with provisional ids replaced by real ones.
+
+        Raises:
+            LookupError: A referenced record was not (or not yet) delivered.
+        """
+        payload = record.payload
+        for path, id_kind in (self.deliveries[record.kind].refs or {}).items():
+            *parents, leaf = path.split(".")
+            holder = payload
+            for part in parents:
+                holder = holder.get(part) if isinstance(holder, dict) else None
+            if not isinstance(holder, dict):
+                continue
+            value = holder.get(leaf)
+            if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+                row = self._db.execute(
+                    "SELECT real FROM ids WHERE kind = ? AND provisional = ?", (id_kind, value)
+                ).fetchone()
+                if row is None or row[0] is None:
+                    raise LookupError(f"{id_kind} {value} has no LIMS id (its record was not delivered)")
+                holder[leaf] = json.loads(row[0])
+        return payload
+
+    def _attempt(self, record: Record) -> Optional[tuple[Any]]:
+        """Delivers one record.
+
+        Returns:
+            ``(result,)`` when delivered, None when the LIMS is unreachable.
+
+        Raises:
+            Exception: The LIMS refused it (the record is marked failed).
+        """
+        delivery = self.deliveries[record.kind]
+        try:
+            payload = self._resolve(record)
+            with gevent.Timeout(self.call_timeout):
+                result = self._deliver(record.kind, payload)
+        except BaseException as error:
+            if isinstance(error, (KeyboardInterrupt, SystemExit, gevent.GreenletExit)):
+                raise
+            text = f"{type(error).__name__}: {error}"
+            self._last_error = text
+            if isinstance(error, LookupError) or not is_unavailable(error):
+                self._finish(record, FAILED, error=text)
+                log.error("outbox: %s #%s refused: %s", record.kind, record.seq, text)
+                if isinstance(error, Exception):
+                    raise
+                raise LimsError(text) from error
+            self._db.execute(
+                "UPDATE records SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (text, record.seq)
+            )
+            log.warning("outbox: %s #%s waits, the LIMS does not answer: %s", record.kind, record.seq, text)
+            return None
+        values = list(result) if isinstance(result, (list, tuple)) else [result]
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            for id_kind, provisional, real in zip(delivery.result_kinds(), record.provisional or [], values):
+                if id_kind is not None and provisional is not None:
+                    self._db.execute(
+                        "UPDATE ids SET real = ? WHERE kind = ? AND provisional = ?",
+                        (json.dumps(real), id_kind, provisional),
+                    )
+            self._finish(record, DELIVERED, result=result)
+        self._delay = self.backoff[0]
+        return (result,)
+
+    def _finish(self, record: Record, status: str, *, error: Optional[str] = None, result: Any = None) -> None:
+        self._db.execute(
+            "UPDATE records SET status = ?, attempts = attempts + 1, last_error = ?, delivered_at = ?, "
+            "result = ? WHERE seq = ?",
+            (status, error, time.time(), _dumps(result), record.seq),
+        )
+        if status == DELIVERED:
+            self._counter("delivered")
+            self._prune()
+
+    def _prune(self) -> None:
+        self._db.execute(
+            "DELETE FROM records WHERE status = ? AND seq NOT IN "
+            "(SELECT seq FROM records WHERE status = ? ORDER BY seq DESC LIMIT ?)",
+            (DELIVERED, DELIVERED, self.keep_delivered),
+        )
+
+    def replay(self) -> int:
+        """Delivers waiting records in order until one cannot be delivered.
+
+        Returns:
+            The number delivered.
+        """
+        delivered = 0
+        with self._lock:
+            while True:
+                row = self._db.execute(
+                    "SELECT seq FROM records WHERE status = ? ORDER BY seq LIMIT 1", (PENDING,)
+                ).fetchone()
+                if row is None:
+                    self._next_attempt = None
+                    break
+                try:
+                    outcome = self._attempt(self._record(row[0]))
+                except Exception:
+                    continue  # marked failed; the journal goes on
+                if outcome is None:
+                    break
+                delivered += 1
+        self._notify()
+        return delivered
+
+    # -- background replay ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Starts the replay greenlet (idempotent)."""
+        if self._worker is None or self._worker.dead:
+            self._worker = gevent.spawn(self._run)
+            self._kick()
+
+    def stop(self) -> None:
+        """Stops the replay greenlet; waiting records stay in the journal."""
+        if self._worker is not None:
+            self._worker.kill(block=True, timeout=self.call_timeout + 1)
+            self._worker = None
+
+    def _kick(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._count(PENDING):
+                self.replay()
+                if not self._count(PENDING):
+                    break
+                wait = self._delay
+                self._delay = min(self.backoff[1], self._delay * 2)
+                self._next_attempt = time.time() + wait
+                self._notify()
+                self._wake.wait(wait)
+                self._wake.clear()
+
+    def wait_delivered(self, timeout: float) -> bool:
+        """Waits until nothing is pending (tests, shutdown). True when empty."""
+        deadline = time.monotonic() + timeout
+        while self._count(PENDING):
+            if time.monotonic() >= deadline:
+                return False
+            self._kick()
+            gevent.sleep(0.05)
+        return True
+
+    # -- observing --------------------------------------------------------------------
+
+    def status(self) -> OutboxStatus:
+        """Counts, the oldest waiting record and the latest error."""
+        oldest = self._db.execute("SELECT MIN(created) FROM records WHERE status = ?", (PENDING,)).fetchone()[0]
+        row = self._db.execute("SELECT value FROM counters WHERE name = 'delivered'").fetchone()
+        return OutboxStatus(
+            pending=self._count(PENDING),
+            failed=self._count(FAILED),
+            delivered=int(row[0]) if row else 0,
+            oldest_pending=oldest,
+            last_error=self._last_error,
+            next_attempt=self._next_attempt if self._count(PENDING) else None,
+        )
+
+    def records(self, status: Optional[str] = None) -> list[Record]:
+        """Journalled records (all, or of one status), in order."""
+        if status is None:
+            seqs = self._db.execute("SELECT seq FROM records ORDER BY seq").fetchall()
+        else:
+            seqs = self._db.execute("SELECT seq FROM records WHERE status = ? ORDER BY seq", (status,)).fetchall()
+        return [self._record(s[0]) for s in seqs]
+
+    def real_id(self, kind: str, provisional: int) -> Any:
+        """The LIMS id a provisional id stands for, or None while undelivered."""
+        row = self._db.execute(
+            "SELECT real FROM ids WHERE kind = ? AND provisional = ?", (kind, provisional)
+        ).fetchone()
+        return None if row is None or row[0] is None else json.loads(row[0])
+
+    def _notify(self) -> None:
+        if self.on_change is None:
+            return
+        status = self.status()
+        if status != self._last_status:
+            self._last_status = status
+            try:
+                self.on_change(status)
+            except Exception:  # an observer must not break a LIMS write
+                log.exception("outbox: status observer failed")
