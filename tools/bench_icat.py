@@ -95,6 +95,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 DEFAULTS = {"investigations": 500, "samples": 1000, "datasets": 200, "repeat": 3}
+WARMUP_DATASETS = 5
 OPERATIONS = ("connect", "login", "get_samples", "upload")
 CLIENTS = ("ours", "floor")
 LABELS = {"ours": "mxcubecore-lims ICATLIMS (ours)", "floor": "floor (bare python-icat)"}
@@ -257,9 +258,9 @@ class Client:
     def __init__(self, expected: Expected, datasets: int) -> None:
         self.expected, self.datasets, self.state = expected, datasets, PassState()
 
-    def begin(self, prefix: str, directory: Path) -> None:
+    def begin(self, prefix: str, directory: Path, datasets: int | None = None) -> None:
         self.state = PassState(prefix, directory)
-        for index in range(self.datasets):
+        for index in range(self.datasets if datasets is None else datasets):
             where = directory / f"dc{index:04d}"
             where.mkdir(parents=True)
             sample = self.expected.sample_ids[index % len(self.expected.sample_ids)]
@@ -352,11 +353,11 @@ class Floor(Client):
         self.client.logout()
         self.records: list[tuple[Any, list[tuple[Any, str, Any]]]] = []
 
-    def begin(self, prefix: str, directory: Path) -> None:
+    def begin(self, prefix: str, directory: Path, datasets: int | None = None) -> None:
         from mxcubecore_lims.icat.metadata import collection_record
         from mxcubecore_lims.model import DataCollection
 
-        super().begin(prefix, directory)
+        super().begin(prefix, directory, datasets)
         self.records = []
         for index, dc in enumerate(self.state.collections):
             final = {**dc, **UPDATE, "collection_id": index + 1, "status": DONE}
@@ -450,24 +451,22 @@ class Samples:
 
 
 def one_pass(client: Client, server: Any, prefix: str, workdir: Path, traced: bool, samples: Samples | None,
-             capture: bool = False) -> None:
+             datasets: int | None = None) -> None:
     directory = workdir / prefix
-    client.begin(prefix, directory)
+    client.begin(prefix, directory, datasets)
     calls: dict[str, int] = {}
     try:
         for operation in OPERATIONS:
             gc.collect()
             before = len(server.calls)
-            recording = client.capture(operation) if capture else contextlib.nullcontext()
-            with recording:
-                if traced:
-                    tracemalloc.start()
-                start = time.perf_counter()
-                client.run(operation)
-                elapsed = time.perf_counter() - start
-                if traced:
-                    peak = tracemalloc.get_traced_memory()[1]
-                    tracemalloc.stop()
+            if traced:
+                tracemalloc.start()
+            start = time.perf_counter()
+            client.run(operation)
+            elapsed = time.perf_counter() - start
+            if traced:
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
             calls[operation] = len(server.calls) - before
             if samples is not None:
                 (samples.peak_bytes[operation].append(peak) if traced
@@ -486,11 +485,11 @@ def one_pass(client: Client, server: Any, prefix: str, workdir: Path, traced: bo
         samples.requests = calls
 
 
-def run_rounds(clients: list[Client], server: Any, workdir: Path, repeat: int) -> dict[str, Samples]:
+def run_rounds(clients: list[Client], server: Any, workdir: Path, repeat: int, traced_rounds: int) -> dict[str, Samples]:
     samples = {client.key: Samples() for client in clients}
     for number in range(repeat):
         order = clients if number % 2 == 0 else clients[::-1]
-        for traced in (False, True):
+        for traced in (False, True)[: 2 if number < traced_rounds else 1]:
             for client in order:
                 one_pass(client, server, f"{client.key}-r{number}{'m' if traced else 't'}", workdir, traced,
                          samples[client.key])
@@ -538,6 +537,7 @@ def summarise(arguments: argparse.Namespace, server: Any, expected: Expected,
         "server": server.url,
         "proposal": PROPOSAL,
         **{key: getattr(arguments, key) for key in DEFAULTS},
+        "traced_rounds": min(arguments.traced_rounds, arguments.repeat),
         "sessions_offered": expected.sessions,
         "parameters_per_dataset": expected.parameters_per_dataset,
         "floor_writes_metadata_json": False,
@@ -560,7 +560,8 @@ def format_table(report: dict[str, Any]) -> str:
         + ("  (small: not representative)" if small else ""),
         f"  {report['investigations']} generated investigations ({report['sessions_offered']} offered to alice), "
         f"{report['samples']} samples, {report['datasets']} datasets of {report['parameters_per_dataset']} "
-        f"parameters; {report['repeat']} rounds (medians)",
+        f"parameters; {report['repeat']} rounds "
+        f"({report['traced_rounds']} traced; medians)",
         f"  Python {report['python']}, mxcubecore {v['mxcubecore']}, python-icat {v['python-icat']}, "
         f"suds {v['suds']}, gevent {v['gevent']}",
         "  verified: every pass of both clients chose MX-415 among the sessions expected, got every sample,",
@@ -604,6 +605,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="datasets uploaded per pass (default %(default)s)")
     parser.add_argument("--repeat", type=_at_least(1), default=DEFAULTS["repeat"],
                         help="measured rounds (default %(default)s)")
+    parser.add_argument("--traced-rounds", type=_at_least(1), default=1,
+                        help="rounds that also run a tracemalloc pass per client (default %(default)s; "
+                        "tracing makes a pass 4-5x slower)")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH ('-': stdout only)")
     return parser.parse_args(argv)
 
@@ -641,20 +645,22 @@ def _run(arguments: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 graph = load_beamline(write_config(workdir / "config", server.url))
             lims = HWR.get_hardware_repository().get_hardware_object("/lims")
             ours = Ours(lims, expected, arguments.datasets)
-            # Warm-up 0 fills ours' caches (ParameterTypes); warm-up 1 captures a steady-state pass's queries.
-            expected.parameters_per_dataset = -1
-            ours.begin("warmup0", workdir / "warmup0")
+            # Ours' warm-up (WARMUP_DATASETS uploads) fills its caches (ParameterTypes, DatasetType),
+            # tells how many parameters a dataset gets, and captures the queries the floor replays.
+            warm = min(arguments.datasets, WARMUP_DATASETS)
+            ours.begin("ours-warmup", workdir / "ours-warmup", warm)
             for operation in OPERATIONS:
-                ours.run(operation)
+                with ours.capture(operation):
+                    ours.run(operation)
             ours.end()
-            first = ours.state.collections[0]["fileinfo"]["prefix"] + "_1"
-            (row,) = server.store.find("Dataset", name=first)
+            (row,) = server.store.find("Dataset", name=ours.state.collections[0]["fileinfo"]["prefix"] + "_1")
             expected.parameters_per_dataset = len(server.store.children("Dataset", row["id"], "parameters"))
+            if expected.parameters_per_dataset < 10:
+                raise RefusedError(f"ours stored {expected.parameters_per_dataset} parameters with its first dataset")
             check_pass(ours, server)
-            one_pass(ours, server, "ours-warmup", workdir, False, None, capture=True)
             floor = Floor(server.url, expected, arguments.datasets, ours.captured)
-            one_pass(floor, server, "floor-warmup", workdir, False, None)
-            samples = run_rounds([ours, floor], server, workdir, arguments.repeat)
+            one_pass(floor, server, "floor-warmup", workdir, False, None, datasets=warm)
+            samples = run_rounds([ours, floor], server, workdir, arguments.repeat, arguments.traced_rounds)
             return summarise(arguments, server, expected, samples)
         finally:
             if lims is not None and lims.gateway is not None:

@@ -25,6 +25,7 @@ XML::
 
 from __future__ import annotations
 
+import collections
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -72,6 +73,9 @@ from mxcubecore_lims.model import (
 )
 
 __all__ = ["ICATLIMS"]
+
+#: Finished collections remembered for a repeated finalize.
+_FINALIZED_KEPT = 200
 
 
 @dataclass
@@ -171,6 +175,8 @@ class ICATLIMS(AbstractLims):
         self._identities: dict[str, _Identity] = {}
         self._last_user = ""
         self._collections: dict[int, _PendingCollection] = {}
+        # Finished collections, for a finalize repeated by the caller (bounded).
+        self._finalized: collections.OrderedDict[int, _PendingCollection] = collections.OrderedDict()
         self._local_ids = itertools.count(1)
         self._sample_ids: set[int] = set()
         self._allowed: dict[str, str] = {}
@@ -281,7 +287,10 @@ class ICATLIMS(AbstractLims):
                 )
             self.add_user(login_id, sessions)
         except BaseException:
-            self._icat.logout(login_id)
+            # A refused login (or re-login) leaves the person logged out
+            # everywhere, never registered without an ICAT session.
+            if not self.remove_user(login_id):
+                self._icat.logout(login_id)
             raise
         self._identities[login_id] = identity
         self._last_user = login_id
@@ -524,7 +533,7 @@ class ICATLIMS(AbstractLims):
         if not collection.collection_id:
             raise LimsDataError("DataCollection", "collection_id", collection.collection_id, "needed to update")
         local_id = int(collection.collection_id)
-        pending = self._collections.get(local_id)
+        pending = self._collections.get(local_id) or self._finalized.get(local_id)
         if pending is None:
             # Not stored through this object (e.g. before a restart): start from here.
             pending = self._collections[local_id] = _PendingCollection(collection)
@@ -561,7 +570,10 @@ class ICATLIMS(AbstractLims):
                 f"metadata of collection {collection.collection_id} not gathered: {error}"
             ) from error
         self._upload(record, session)
-        self._collections.pop(int(collection.collection_id), None)  # type: ignore[arg-type]
+        local_id = int(collection.collection_id)  # type: ignore[arg-type]
+        self._finalized[local_id] = self._collections.pop(local_id, pending)
+        while len(self._finalized) > _FINALIZED_KEPT:
+            self._finalized.popitem(last=False)
 
     def _write_data_collection_group(self, group: DataCollectionGroup) -> Id:
         # ICAT has no groups; datasets carry their experiment type instead.
@@ -585,11 +597,13 @@ class ICATLIMS(AbstractLims):
 
     def _write_energy_scan(self, scan: EnergyScan) -> Id:
         session = self._active_session_or_raise()
-        return self._upload(energy_scan_record(scan, self._sample_ids), session).dataset_id
+        record = energy_scan_record(scan, self._sample_ids, *self._instruments_for(session))
+        return self._upload(record, session).dataset_id
 
     def _write_xfe_spectrum(self, spectrum: XfeSpectrum) -> Id:
         session = self._active_session_or_raise()
-        return self._upload(xfe_spectrum_record(spectrum, self._sample_ids), session).dataset_id
+        record = xfe_spectrum_record(spectrum, self._sample_ids, *self._instruments_for(session))
+        return self._upload(record, session).dataset_id
 
     def _write_sample_update(self, sample: SampleUpdate) -> None:
         self.log.debug("ICAT samples are not updated from the beamline; nothing stored")

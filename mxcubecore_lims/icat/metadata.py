@@ -195,7 +195,7 @@ def collection_record(
     _put(params, "MX_fluxEnd", collection.flux_end)
     _put(params, "MX_transmission", collection.transmission)
     _put(params, "MX_wavelength", collection.wavelength)
-    _put(params, "MX_resolution", collection.resolution)
+    _put(params, "MX_resolution", _resolution(collection.resolution))
     _put(params, "MX_resolution_at_corner", collection.resolution_at_corner)
     _put(params, "MX_detectorDistance", collection.measured_detector_distance or collection.detector_distance)
     _put(params, "MX_xBeam", collection.x_beam)
@@ -241,6 +241,14 @@ def collection_record(
     )
 
 
+def _resolution(value: Any) -> Optional[float]:
+    """A number for ICAT: the high-resolution limit of a ``{lower, upper}`` range."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    upper, lower = getattr(value, "upper", None), getattr(value, "lower", None)
+    return upper if upper is not None else lower
+
+
 def _sample(collection: Any, sample_ids: Iterable[int]) -> tuple[Optional[int], Optional[str]]:
     ref = collection.sample_reference
     candidates = [getattr(collection, "bl_sample_id", None), getattr(ref, "bl_sample_id", None)]
@@ -260,7 +268,11 @@ def _scan_record(
     kind: str,
     params: dict[str, Any],
     sample_ids: Iterable[int],
+    actual_instrument: Optional[str],
+    scheduled_instrument: Optional[str],
 ) -> DatasetRecord:
+    _put(params, "actualInstrument", actual_instrument)
+    _put(params, "scheduledInstrument", scheduled_instrument)
     directory = scan.working_directory or (os.path.dirname(scan.scan_file_full_path or "") or "")
     _put(params, "MX_scanType", kind)
     _put(params, "MX_directory", directory)
@@ -291,8 +303,13 @@ def _scan_record(
     )
 
 
-def energy_scan_record(scan: EnergyScan, sample_ids: Iterable[int] = ()) -> DatasetRecord:
-    """The dataset of an energy scan (scan type ``energy_scan``)."""
+def energy_scan_record(
+    scan: EnergyScan,
+    sample_ids: Iterable[int] = (),
+    actual_instrument: Optional[str] = None,
+    scheduled_instrument: Optional[str] = None,
+) -> DatasetRecord:
+    """The dataset of an energy scan (scan type ``energy_scan``); instruments as for collections."""
     params: dict[str, Any] = {}
     _put(params, "MX_element", scan.element)
     _put(params, "MX_edgeEnergy", scan.edge_energy)
@@ -307,15 +324,20 @@ def energy_scan_record(scan: EnergyScan, sample_ids: Iterable[int] = ()) -> Data
     _put(params, "MX_inflectionFDoublePrime", scan.inflection_f_double_prime)
     _put(params, "MX_transmission", scan.transmission_factor)
     _put(params, "MX_fluorescenceDetector", scan.fluorescence_detector)
-    return _scan_record(scan, "energy_scan", params, sample_ids)
+    return _scan_record(scan, "energy_scan", params, sample_ids, actual_instrument, scheduled_instrument)
 
 
-def xfe_spectrum_record(spectrum: XfeSpectrum, sample_ids: Iterable[int] = ()) -> DatasetRecord:
-    """The dataset of an X-ray fluorescence spectrum (scan type ``xrf``)."""
+def xfe_spectrum_record(
+    spectrum: XfeSpectrum,
+    sample_ids: Iterable[int] = (),
+    actual_instrument: Optional[str] = None,
+    scheduled_instrument: Optional[str] = None,
+) -> DatasetRecord:
+    """The dataset of an X-ray fluorescence spectrum (scan type ``xrf``); instruments as for collections."""
     params: dict[str, Any] = {}
     _put(params, "MX_energy", spectrum.energy)
     _put(params, "MX_transmission", spectrum.beam_transmission)
-    return _scan_record(spectrum, "xrf", params, sample_ids)
+    return _scan_record(spectrum, "xrf", params, sample_ids, actual_instrument, scheduled_instrument)
 
 
 def write_metadata_json(record: DatasetRecord, investigation: Mapping[str, Any]) -> Path:

@@ -121,7 +121,9 @@ def ingested_datasets(server: Any, investigation: str) -> list[dict[str, Any]]:
     return [d for d in server.store.rows("Dataset") if d["investigation"] == inv]
 
 
-def collection_dict(directory: Path, sample: dict[str, Any], session_id: str, prefix: str = "lyso-01") -> dict[str, Any]:
+def collection_dict(
+    directory: Path, sample: dict[str, Any], session_id: str, prefix: str = "lyso-01"
+) -> dict[str, Any]:
     """A collection dict as AbstractCollect's ``current_dc_parameters`` holds it at the start."""
     return {
         "sessionId": session_id,
@@ -298,11 +300,6 @@ def test_logging_in_again_keeps_one_icat_session(tmp_path: Path, icat_server: An
     assert len(lims.get_samples("ICAT")) == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ICATLIMS.login: a refused re-login of a logged-in user ends their ICAT session "
-    "(gateway.login already ended the previous one) but leaves them in session_manager.users",
-)
 def test_refused_relogin_leaves_the_user_consistent(tmp_path: Path, icat_server: Any) -> None:
     """A logged-in user whose second login is refused is either still usable or logged out, not half of each."""
     lims = make_lims(tmp_path, icat_server)
@@ -542,11 +539,6 @@ def test_allow_session_without_rights_is_logged_not_recorded(
     assert metadata["parameters"]["actualInstrument"] == "ID-DEMO"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ICATLIMS._write_energy_scan/_write_xfe_spectrum do not pass _instruments_for(session): "
-    "energy scans and XRF spectra of a taken-over session lack actualInstrument/scheduledInstrument",
-)
 def test_scans_of_a_taken_over_session_tell_both_beamlines(tmp_path: Path, icat_server: Any) -> None:
     """Energy scans and spectra in a session scheduled elsewhere should say where they ran, like collections."""
     lims = make_lims(tmp_path, icat_server, compatible_beamlines="ID-DEMO, ID-OTHER")
@@ -802,12 +794,6 @@ def test_failed_collection_is_an_incomplete_dataset(tmp_path: Path, icat_server:
     assert dataset["complete"] is False and dataset["sample"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="metadata.collection_record: a resolution given as {lower, upper} (the shape the "
-    "DataCollection model accepts) is put raw: ICAT drops it (not a number) and metadata.json "
-    "gets the text 'lower=1.8 upper=1.8'",
-)
 def test_resolution_range_is_stored_as_a_number(tmp_path: Path, icat_server: Any) -> None:
     """A collection finalised with the documented {lower, upper} resolution still records MX_resolution."""
     lims, session, samples = alice_on_mx415(tmp_path, icat_server)
@@ -861,11 +847,6 @@ def test_finalize_twice_does_not_duplicate(tmp_path: Path, icat_server: Any) -> 
     assert icat_server.store.count("Dataset") == count
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ICATLIMS._write_data_collection_end: a repeated finalize rewrites metadata.json "
-    "from a fresh pending collection without its images (datafiles [] while ICAT keeps 3)",
-)
 def test_repeated_finalize_keeps_metadata_json_in_agreement_with_icat(tmp_path: Path, icat_server: Any) -> None:
     """metadata.json and the catalogue entry should still agree after a repeated finalize."""
     lims, session, samples = alice_on_mx415(tmp_path, icat_server)
