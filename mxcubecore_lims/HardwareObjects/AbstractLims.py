@@ -445,7 +445,7 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
             # AbstractCollect passes {} for a sample that is not from the LIMS.
             self.log.debug("update_bl_sample: no LIMS sample id, nothing to store")
             return
-        self._write_or_log(self._write_sample_update, sample, operation="update_bl_sample")
+        self._write_or_log(self._send, "sample_update", {"sample": sample.to_legacy()}, operation="update_bl_sample")
 
     def _write_or_log(self, write: Any, *args: Any, operation: str) -> Any:
         """Calls a backend write; on a LIMS error logs it and returns None.
@@ -497,7 +497,10 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         """
         collection = DataCollection.from_legacy(datacollection_dict)
         setup = None if beamline_config_dict is None else BeamlineSetup.from_legacy(beamline_config_dict)
-        return self._write_data_collection(collection, setup)
+        return self._send(
+            "data_collection",
+            {"collection": self._with_session(collection).to_legacy(), "setup": None if setup is None else setup.to_legacy()},
+        )
 
     @abc.abstractmethod
     def _write_data_collection(
@@ -511,7 +514,8 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         Raises:
             LimsDataError: The dict does not fit :class:`DataCollection`.
         """
-        self._write_data_collection_update(DataCollection.from_legacy(datacollection_dict))
+        collection = self._with_session(DataCollection.from_legacy(datacollection_dict))
+        self._send("data_collection_update", {"collection": collection.to_legacy()})
 
     @abc.abstractmethod
     def _write_data_collection_update(self, collection: DataCollection) -> None:
@@ -523,7 +527,8 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         Raises:
             LimsDataError: The dict does not fit :class:`DataCollection`.
         """
-        self._write_data_collection_end(DataCollection.from_legacy(datacollection_dict))
+        collection = self._with_session(DataCollection.from_legacy(datacollection_dict))
+        self._send("data_collection_end", {"collection": collection.to_legacy()})
 
     @abc.abstractmethod
     def _write_data_collection_end(self, collection: DataCollection) -> None:
@@ -535,7 +540,8 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         Raises:
             LimsDataError: The dict does not fit :class:`DataCollectionGroup`.
         """
-        return self._write_data_collection_group(DataCollectionGroup.from_legacy(group_dict))
+        group = self._with_session(DataCollectionGroup.from_legacy(group_dict))
+        return self._send("data_collection_group", {"group": group.to_legacy()})
 
     def _store_data_collection_group(self, group_dict: LegacyDict) -> Id:
         """The name mxcubecore's task-group queue entry calls; see :meth:`store_data_collection_group`."""
@@ -551,7 +557,8 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         Raises:
             LimsDataError: The set-up does not fit :class:`BeamlineSetup`.
         """
-        return self._write_beamline_setup(str(session_id), BeamlineSetup.from_legacy(bl_config_dict))
+        setup = BeamlineSetup.from_legacy(bl_config_dict)
+        return self._send("beamline_setup", {"session_id": str(session_id), "setup": setup.to_legacy()})
 
     @abc.abstractmethod
     def _write_beamline_setup(self, session_id: str, setup: BeamlineSetup) -> Id:
@@ -564,7 +571,9 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         None returned: AbstractCollect calls this outside any ``try``.
         """
         image = self._parse_or_log(Image, image_dict, "store_image")
-        return None if image is None else self._write_or_log(self._write_image, image, operation="store_image")
+        if image is None:
+            return None
+        return self._write_or_log(self._send, "image", {"image": image.to_legacy()}, operation="store_image")
 
     @abc.abstractmethod
     def _write_image(self, image: Image) -> Id:
@@ -582,7 +591,10 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         action = self._parse_or_log(RobotAction, robot_action_dict, "store_robot_action")
         if action is None:
             return None
-        return self._write_or_log(self._write_robot_action, action, operation="store_robot_action")
+        action = self._with_session(action)
+        return self._write_or_log(
+            self._send, "robot_action", {"action": action.to_legacy()}, operation="store_robot_action"
+        )
 
     @abc.abstractmethod
     def _write_robot_action(self, action: RobotAction) -> Id:
@@ -597,7 +609,8 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         Raises:
             LimsDataError: The dict does not fit :class:`EnergyScan`.
         """
-        scan_id = self._write_energy_scan(EnergyScan.from_legacy(energyscan_dict))
+        scan = self._with_session(EnergyScan.from_legacy(energyscan_dict))
+        scan_id = self._send("energy_scan", {"scan": scan.to_legacy()})
         return EnergyScanStoreResult(energy_scan_id=scan_id).to_legacy()
 
     def storeEnergyScan(self, energyscan_dict: LegacyDict) -> LegacyDict:  # noqa: N802
@@ -615,7 +628,8 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
             LimsDataError: The dict does not fit :class:`EnergyScanSampleAssociation`.
             LimsNotSupportedError: This LIMS has no such link.
         """
-        return self._write_energy_scan_association(EnergyScanSampleAssociation.from_legacy(entry_dict))
+        association = EnergyScanSampleAssociation.from_legacy(entry_dict)
+        return self._send("energy_scan_association", {"association": association.to_legacy()})
 
     def _write_energy_scan_association(self, association: EnergyScanSampleAssociation) -> Id:
         """Backend part of :meth:`associate_bl_sample_and_energy_scan`."""
@@ -630,7 +644,8 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         Raises:
             LimsDataError: The dict does not fit :class:`XfeSpectrum`.
         """
-        spectrum_id = self._write_xfe_spectrum(XfeSpectrum.from_legacy(xfespectrum_dict))
+        spectrum = self._with_session(XfeSpectrum.from_legacy(xfespectrum_dict))
+        spectrum_id = self._send("xfe_spectrum", {"spectrum": spectrum.to_legacy()})
         return XfeSpectrumStoreResult(xfe_fluorescence_spectrum_id=spectrum_id).to_legacy()
 
     @abc.abstractmethod
@@ -647,7 +662,8 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         Raises:
             LimsDataError: The dict does not fit :class:`Workflow`.
         """
-        return self._write_workflow(Workflow.from_legacy(workflow_dict))
+        result = self._send("workflow", {"workflow": Workflow.from_legacy(workflow_dict).to_legacy()})
+        return tuple(result)  # type: ignore[return-value]
 
     @abc.abstractmethod
     def _write_workflow(self, workflow: Workflow) -> Tuple[Id, Id, Id]:
