@@ -34,6 +34,7 @@ import logging
 import sqlite3
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -93,7 +94,12 @@ def _encode(value: Any) -> Any:
         return {str(k): _encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
-    return value
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "item"):  # numpy scalars, which collect routines pass
+        return value.item()
+    # Anything else is kept as its text rather than refusing the record.
+    return str(value)
 
 
 def _decode(value: Any) -> Any:
@@ -227,6 +233,9 @@ class Outbox:
         on_change: Called with the new :class:`OutboxStatus` when it changes.
     """
 
+    #: Every open journal of the process (tests close them all between tests).
+    instances: "weakref.WeakSet[Outbox]" = weakref.WeakSet()
+
     def __init__(
         self,
         path: str | Path,
@@ -267,11 +276,17 @@ class Outbox:
             "SELECT last_error FROM records WHERE last_error IS NOT NULL ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         self._last_error = row[0] if row else None
+        self._closed = False
+        Outbox.instances.add(self)
 
     def close(self) -> None:
-        """Stops the replay greenlet and closes the journal."""
+        """Stops the replay greenlet and closes the journal (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
         self.stop()
         self._db.close()
+        Outbox.instances.discard(self)
 
     # -- writing ---------------------------------------------------------------
 
@@ -279,6 +294,11 @@ class Outbox:
         self._db.execute("INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)", (name,))
         self._db.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (name,))
         return int(self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
+
+    def next_number(self, name: str) -> int:
+        """The next value of a named counter kept in the journal (survives restarts)."""
+        with self._lock:
+            return self._counter(name)
 
     def _count(self, status: str) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM records WHERE status = ?", (status,)).fetchone()[0])

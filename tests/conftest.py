@@ -22,3 +22,14 @@ def clean_repository():
     HWR.uninit_hardware_repository()
     yield
     HWR.uninit_hardware_repository()
+
+
+@pytest.fixture(autouse=True)
+def private_state_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Each test gets its own outbox journals; every journal is closed afterwards."""
+    from mxcubecore_lims.outbox import Outbox
+
+    monkeypatch.setenv("MXCUBECORE_LIMS_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    yield
+    for outbox in list(Outbox.instances):
+        outbox.close()

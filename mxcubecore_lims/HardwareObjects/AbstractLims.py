@@ -31,7 +31,10 @@ from __future__ import annotations
 
 import abc
 import logging
+import os
+import re
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from mxcubecore import HardwareRepository as HWR
@@ -60,13 +63,40 @@ from mxcubecore_lims.model import (
     XfeSpectrumStoreResult,
 )
 from mxcubecore_lims.model.session import Lims, LimsSessionManager, LimsUser, Session
+from mxcubecore_lims.outbox import Delivery, Outbox, OutboxStatus
 
 LegacyDict = Dict[str, Any]
 Id = Optional[int]
 
-__all__ = ["AbstractLims"]
+__all__ = ["AbstractLims", "DELIVERIES", "state_directory"]
 
 log = logging.getLogger(__name__)
+
+#: How each kind of journalled write is delivered: which payload fields hold
+#: ids of earlier records, and which ids its result holds (see outbox).
+DELIVERIES: Dict[str, Delivery] = {
+    "data_collection": Delivery(refs={"collection.group_id": "group"}, returns=("collection", None)),
+    "data_collection_update": Delivery(refs={"collection.collection_id": "collection", "collection.group_id": "group"}),
+    "data_collection_end": Delivery(refs={"collection.collection_id": "collection", "collection.group_id": "group"}),
+    "data_collection_group": Delivery(returns="group"),
+    "beamline_setup": Delivery(returns="beamline_setup"),
+    "image": Delivery(refs={"image.dataCollectionId": "collection"}, returns="image"),
+    "robot_action": Delivery(returns="robot_action"),
+    "energy_scan": Delivery(returns="energy_scan"),
+    "energy_scan_association": Delivery(refs={"association.energyScanId": "energy_scan"}),
+    "xfe_spectrum": Delivery(returns="xfe_spectrum"),
+    "sample_update": Delivery(),
+    "workflow": Delivery(returns=("workflow", "workflow_mesh", "grid_info")),
+}
+
+
+def state_directory() -> Path:
+    """Where journals live by default: ``$MXCUBECORE_LIMS_STATE_DIR``, else the XDG state directory."""
+    explicit = os.environ.get("MXCUBECORE_LIMS_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "mxcubecore-lims"
 
 
 class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
@@ -80,8 +110,23 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
             returned.
     """
 
+    class HOConfig(core_abstract_lims.AbstractLims.HOConfig):
+        """Keys every LIMS object has: the outbox (DESIGN §6)."""
+
+        outbox: bool = True
+        """Journal every write before sending it, and replay what the LIMS did not take."""
+        outbox_file: Optional[str] = None
+        """The journal (SQLite); default ``<state directory>/<object name>.outbox.sqlite``."""
+        outbox_call_timeout: float = 30.0
+        """Seconds a write may wait for the LIMS before it is left to the replay."""
+        outbox_retry_max: float = 60.0
+        """Longest wait between replay attempts, in seconds (backoff from 1 s)."""
+        outbox_keep_delivered: int = 1000
+        """Delivered records kept in the journal for inspection."""
+
     def __init__(self, name: str) -> None:
         super().__init__(name)
+        self.outbox: Optional[Outbox] = None
         self.session_manager = LimsSessionManager(active_session=None, sessions=[], users={})
         self.samples: list[dict[str, Any]] = []
         self._tokens: dict[str, str | dict] = {}
@@ -97,6 +142,100 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         super(core_abstract_lims.AbstractLims, self).init()
         if self.beamline_name == "unknown":
             log.debug("%s: no session object yet; beamline name resolved on first use", self.name)
+        if self.config.outbox:
+            self.outbox = self._create_outbox()
+            self.outbox.start()
+
+    def _create_outbox(self) -> Outbox:
+        """Opens this object's journal (a local file: no LIMS is contacted)."""
+        config = self.config
+        if config.outbox_file:
+            path = Path(config.outbox_file).expanduser()
+        else:
+            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name.strip("/")) or "lims"
+            path = state_directory() / f"{safe}.outbox.sqlite"
+        return Outbox(
+            path,
+            self._deliver,
+            DELIVERIES,
+            call_timeout=config.outbox_call_timeout,
+            backoff=(1.0, max(1.0, config.outbox_retry_max)),
+            keep_delivered=config.outbox_keep_delivered,
+            on_change=self._outbox_changed,
+        )
+
+    def _outbox_changed(self, status: OutboxStatus) -> None:
+        self.emit("outboxChanged", (status.as_dict(),))
+
+    def outbox_status(self) -> Dict[str, Any]:
+        """Pending and failed records, the oldest waiting one, the latest error."""
+        if self.outbox is None:
+            return {"enabled": False}
+        return {"enabled": True, "file": str(self.outbox.path), **self.outbox.status().as_dict()}
+
+    def close_outbox(self) -> None:
+        """Stops replaying and closes the journal (waiting records stay in it)."""
+        if self.outbox is not None:
+            self.outbox.close()
+            self.outbox = None
+
+    # ------------------------------------------------------ journalled writes
+
+    def _send(self, kind: str, payload: Dict[str, Any]) -> Any:
+        """Journals a write and delivers it now, or later when the LIMS is back."""
+        payload = self._journal_payload(kind, payload)
+        if self.outbox is None:
+            return self._deliver(kind, payload)
+        return self.outbox.submit(kind, payload)
+
+    def _journal_payload(self, kind: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+        """Hook: what a backend needs journalled beyond the caller's dict (default: nothing)."""
+        return payload
+
+    def _with_session(self, record: Any) -> Any:
+        """The record with the active session's id where it has none.
+
+        Filled in when the call is made, not at replay: by then another
+        session (or none, after a restart) may be active.
+        """
+        active = self.session_manager.active_session
+        if active is None or getattr(record, "session_id", "") not in (None, "", 0, -1):
+            return record
+        return record.model_copy(update={"session_id": active.session_id})
+
+    def _deliver(self, kind: str, payload: Dict[str, Any]) -> Any:
+        """Sends one journalled write to the backend (the ``_write_*`` hooks)."""
+        if kind == "data_collection":
+            setup = payload.get("setup")
+            return self._write_data_collection(
+                DataCollection.from_legacy(payload["collection"]),
+                None if setup is None else BeamlineSetup.from_legacy(setup),
+            )
+        if kind == "data_collection_update":
+            return self._write_data_collection_update(DataCollection.from_legacy(payload["collection"]))
+        if kind == "data_collection_end":
+            return self._write_data_collection_end(DataCollection.from_legacy(payload["collection"]))
+        if kind == "data_collection_group":
+            return self._write_data_collection_group(DataCollectionGroup.from_legacy(payload["group"]))
+        if kind == "beamline_setup":
+            return self._write_beamline_setup(payload["session_id"], BeamlineSetup.from_legacy(payload["setup"]))
+        if kind == "image":
+            return self._write_image(Image.from_legacy(payload["image"]))
+        if kind == "robot_action":
+            return self._write_robot_action(RobotAction.from_legacy(payload["action"]))
+        if kind == "energy_scan":
+            return self._write_energy_scan(EnergyScan.from_legacy(payload["scan"]))
+        if kind == "energy_scan_association":
+            return self._write_energy_scan_association(
+                EnergyScanSampleAssociation.from_legacy(payload["association"])
+            )
+        if kind == "xfe_spectrum":
+            return self._write_xfe_spectrum(XfeSpectrum.from_legacy(payload["spectrum"]))
+        if kind == "sample_update":
+            return self._write_sample_update(SampleUpdate.from_legacy(payload["sample"]))
+        if kind == "workflow":
+            return self._write_workflow(Workflow.from_legacy(payload["workflow"]))
+        raise LimsDataError("outbox record", "kind", kind, "not a kind of LIMS write")
 
     def _session_object(self) -> Any:
         """The ``session`` role object, else ``HWR.beamline.session``.

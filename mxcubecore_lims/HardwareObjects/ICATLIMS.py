@@ -39,6 +39,7 @@ from mxcubecore_lims.errors import (
     IcatError,
     IcatObjectExistsError,
     IcatPrivilegesError,
+    IcatUnavailableError,
     LimsAuthenticationError,
     LimsConfigError,
     LimsDataError,
@@ -85,6 +86,26 @@ class _Identity:
     icat_name: str
     full_name: str
     is_staff: bool
+
+
+@dataclass(frozen=True)
+class _WriteContext:
+    """Where an upload goes: fixed when the write is made, journalled with it."""
+
+    investigation_id: int
+    investigation_name: str
+    actual_instrument: Optional[str]
+    scheduled_instrument: Optional[str]
+    sample_ids: List[int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "investigation_id": self.investigation_id,
+            "investigation_name": self.investigation_name,
+            "actual_instrument": self.actual_instrument,
+            "scheduled_instrument": self.scheduled_instrument,
+            "sample_ids": list(self.sample_ids),
+        }
 
 
 @dataclass
@@ -399,7 +420,8 @@ class ICATLIMS(AbstractLims):
         for key in candidates:
             if self._icat.user(key) is not None:
                 return key
-        raise LimsNoSessionError(f"'{self.name}': nobody is logged in to ICAT")
+        # Transient for the outbox: the write waits until someone logs in again.
+        raise IcatUnavailableError(f"'{self.name}': nobody is logged in to ICAT to write with")
 
     def _active_session_or_raise(self) -> Session:
         active = self.session_manager.active_session
@@ -493,14 +515,68 @@ class ICATLIMS(AbstractLims):
             return None, None
         return self.host_beamline, scheduled_elsewhere
 
-    def _upload(self, record: DatasetRecord, session: Session) -> UploadResult:
+    def _context(self) -> _WriteContext:
+        """Where a write goes, judged when the call is made (the active session)."""
+        session = self._active_session_or_raise()
+        actual, scheduled = self._instruments_for(session)
+        return _WriteContext(
+            investigation_id=int(session.session_id),
+            investigation_name=session.proposal_name,
+            actual_instrument=actual,
+            scheduled_instrument=scheduled,
+            sample_ids=sorted(self._sample_ids),
+        )
+
+    def _journal_payload(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Journals what an ICAT upload needs besides the caller's dict.
+
+        The investigation, the take-over instruments and the known samples are
+        fixed at the call; for a collection's end, so are its merged values
+        and images: a replay after a restart has none of this in memory.
+        """
+        if kind not in ("data_collection_end", "energy_scan", "xfe_spectrum"):
+            return payload
+        payload = dict(payload)
+        if self.session_manager.active_session is not None:
+            payload["icat"] = self._context().as_dict()
+        if kind == "data_collection_end":
+            collection_id = payload["collection"].get("collection_id")
+            pending = self._collections.get(collection_id) if isinstance(collection_id, int) else None
+            if pending is not None:
+                merged = _merge(pending.collection, DataCollection.from_legacy(payload["collection"]))
+                payload["collection"] = merged.to_legacy()
+                payload["images"] = [image.to_legacy() for image in pending.images]
+        return payload
+
+    def _deliver(self, kind: str, payload: dict[str, Any]) -> Any:
+        if kind not in ("data_collection_end", "energy_scan", "xfe_spectrum"):
+            return super()._deliver(kind, payload)
+        try:
+            context = _WriteContext(**payload["icat"]) if "icat" in payload else self._context()
+        except LimsNoSessionError as error:
+            raise errors.LimsMetadataGatherError(f"{kind}: no session to file it under: {error}") from error
+        if kind == "energy_scan":
+            scan = EnergyScan.from_legacy(payload["scan"])
+            record = energy_scan_record(scan, context.sample_ids, context.actual_instrument, context.scheduled_instrument)
+            return self._upload(record, context).dataset_id
+        if kind == "xfe_spectrum":
+            spectrum = XfeSpectrum.from_legacy(payload["spectrum"])
+            record = xfe_spectrum_record(
+                spectrum, context.sample_ids, context.actual_instrument, context.scheduled_instrument
+            )
+            return self._upload(record, context).dataset_id
+        collection = DataCollection.from_legacy(payload["collection"])
+        images = [Image.from_legacy(i) for i in payload.get("images", [])]
+        return self._finish_collection(collection, images if "images" in payload else None, context)
+
+    def _upload(self, record: DatasetRecord, context: _WriteContext) -> UploadResult:
         """Writes ``metadata.json`` (when there is a location) and creates the dataset.
 
         Raises:
             LimsMetadataWriteError: ``metadata.json`` could not be written.
             LimsMetadataUploadError: ICAT refused the dataset or did not answer.
         """
-        investigation = {"id": int(session.session_id), "name": session.proposal_name}
+        investigation = {"id": context.investigation_id, "name": context.investigation_name}
         if record.location:
             try:
                 write_metadata_json(record, investigation)
@@ -511,7 +587,7 @@ class ICATLIMS(AbstractLims):
                 ) from error
         try:
             assert self.uploader is not None
-            result = self.uploader.upload(self._acting_user(), int(session.session_id), record)
+            result = self.uploader.upload(self._acting_user(), context.investigation_id, record)
         except (IcatError, LimsNoSessionError) as error:
             self.log.error("dataset %s not stored in ICAT: %s", record.name, error)
             raise errors.LimsMetadataUploadError(f"dataset {record.name} not stored in ICAT: {error}") from error
@@ -520,12 +596,19 @@ class ICATLIMS(AbstractLims):
         )
         return result
 
+    def _new_local_id(self) -> int:
+        # Journalled records of an earlier run may still carry local ids:
+        # with an outbox, numbering continues across restarts.
+        if self.outbox is not None:
+            return self.outbox.next_number("icat_local_id")
+        return next(self._local_ids)
+
     def _write_data_collection(
         self, collection: DataCollection, setup: Optional[BeamlineSetup]
     ) -> Tuple[Id, Id]:
         # ICAT keeps finished datasets only: the collection waits here for its
         # end; the id is ours (MX_dataCollectionId in ICAT).
-        local_id = next(self._local_ids)
+        local_id = self._new_local_id()
         self._collections[local_id] = _PendingCollection(collection)
         return local_id, None
 
@@ -545,7 +628,19 @@ class ICATLIMS(AbstractLims):
         self._pending(collection)
 
     def _write_data_collection_end(self, collection: DataCollection) -> None:
+        """Finishes a collection in the active session (see :meth:`_finish_collection`)."""
+        self._finish_collection(collection, None, self._context())
+
+    def _finish_collection(
+        self, collection: DataCollection, images: Optional[List[Image]], context: _WriteContext
+    ) -> None:
         """Gathers the metadata, writes ``metadata.json`` and creates the Dataset.
+
+        Args:
+            collection: The collection's final dict.
+            images: Its images as journalled, or None to use those stored
+                through this object.
+            context: Investigation, take-over instruments and known samples.
 
         Raises:
             LimsMetadataGatherError: The metadata could not be put together.
@@ -554,22 +649,22 @@ class ICATLIMS(AbstractLims):
         """
         try:
             pending = self._pending(collection)
-            session = self._active_session_or_raise()
-            actual, scheduled = self._instruments_for(session)
+            if images is not None and not pending.images:
+                pending.images = list(images)
             record = collection_record(
                 pending.collection,
                 pending.images,
                 local_id=int(collection.collection_id),  # type: ignore[arg-type]
-                sample_ids=self._sample_ids,
-                actual_instrument=actual,
-                scheduled_instrument=scheduled,
+                sample_ids=context.sample_ids,
+                actual_instrument=context.actual_instrument,
+                scheduled_instrument=context.scheduled_instrument,
             )
         except Exception as error:
             self.log.error("metadata of collection %s not gathered: %s", collection.collection_id, error)
             raise errors.LimsMetadataGatherError(
                 f"metadata of collection {collection.collection_id} not gathered: {error}"
             ) from error
-        self._upload(record, session)
+        self._upload(record, context)
         local_id = int(collection.collection_id)  # type: ignore[arg-type]
         self._finalized[local_id] = self._collections.pop(local_id, pending)
         while len(self._finalized) > _FINALIZED_KEPT:
@@ -577,10 +672,10 @@ class ICATLIMS(AbstractLims):
 
     def _write_data_collection_group(self, group: DataCollectionGroup) -> Id:
         # ICAT has no groups; datasets carry their experiment type instead.
-        return next(self._local_ids)
+        return self._new_local_id()
 
     def _write_beamline_setup(self, session_id: str, setup: BeamlineSetup) -> Id:
-        return next(self._local_ids)
+        return self._new_local_id()
 
     def _write_image(self, image: Image) -> Id:
         if image.data_collection_id is None:
@@ -589,21 +684,19 @@ class ICATLIMS(AbstractLims):
         if pending is None:
             raise LimsDataError("Image", "dataCollectionId", image.data_collection_id, "no such collection pending")
         pending.images.append(image)
-        return next(self._local_ids)
+        return self._new_local_id()
 
     def _write_robot_action(self, action: RobotAction) -> Id:
         self.log.debug("ICAT keeps no robot actions; %s not stored", action.action_type)
         return None
 
     def _write_energy_scan(self, scan: EnergyScan) -> Id:
-        session = self._active_session_or_raise()
-        record = energy_scan_record(scan, self._sample_ids, *self._instruments_for(session))
-        return self._upload(record, session).dataset_id
+        return self._deliver("energy_scan", self._journal_payload("energy_scan", {"scan": scan.to_legacy()}))
 
     def _write_xfe_spectrum(self, spectrum: XfeSpectrum) -> Id:
-        session = self._active_session_or_raise()
-        record = xfe_spectrum_record(spectrum, self._sample_ids, *self._instruments_for(session))
-        return self._upload(record, session).dataset_id
+        return self._deliver(
+            "xfe_spectrum", self._journal_payload("xfe_spectrum", {"spectrum": spectrum.to_legacy()})
+        )
 
     def _write_sample_update(self, sample: SampleUpdate) -> None:
         self.log.debug("ICAT samples are not updated from the beamline; nothing stored")

@@ -995,9 +995,33 @@ def test_unwritable_directory_raises_metadata_write_error_and_uploads_nothing(tm
     assert not any(op == "create" for op, _ in icat_server.calls)
 
 
-def test_server_down_upload_error_then_retry_succeeds(tmp_path: Path, icat_server: Any) -> None:
-    """ICAT stopped: finalize raises LimsMetadataUploadError (metadata.json written); restarted: retry works."""
+def test_server_down_the_upload_waits_in_the_outbox_and_is_replayed(tmp_path: Path, icat_server: Any) -> None:
+    """ICAT stopped: finalize returns, metadata.json is written, the upload waits; ICAT back: delivered once."""
     lims, session, samples = alice_on_mx415(tmp_path, icat_server)
+    data = tmp_path / "data"
+    data.mkdir()
+    dc = collection_dict(data, samples[0], session.session_id)
+    collection_id, _ = lims.store_data_collection(dc)
+    dc.update({"collection_id": collection_id, "status": "Data collection successful"})
+    icat_server.stop()
+    lims.finalize_data_collection(dc)
+    assert (data / "metadata.json").exists()
+    status = lims.outbox_status()
+    assert status["pending"] == 1 and "ICAT does not answer" in status["last_error"]
+    assert lims.echo() is False
+    with pytest.raises(LimsUnavailableError):
+        login(lims, "bob")
+    icat_server.start()
+    assert lims.echo() is True
+    assert lims.outbox.wait_delivered(10.0)
+    assert len(icat_server.store.find("Dataset", name="lyso-01_1")) == 1
+    assert lims.pending_collections() == []
+
+
+def test_server_down_without_outbox_raises_the_upload_error(tmp_path: Path, icat_server: Any) -> None:
+    """With the outbox switched off, a finalize while ICAT is down raises LimsMetadataUploadError."""
+    lims, session, samples = alice_on_mx415(tmp_path, icat_server, outbox="false")
+    assert lims.outbox is None
     data = tmp_path / "data"
     data.mkdir()
     dc = collection_dict(data, samples[0], session.session_id)
@@ -1007,16 +1031,7 @@ def test_server_down_upload_error_then_retry_succeeds(tmp_path: Path, icat_serve
     with pytest.raises(LimsMetadataUploadError) as caught:
         lims.finalize_data_collection(dc)
     assert isinstance(caught.value, core_abstract_lims.LimsMetadataUploadError)
-    assert (data / "metadata.json").exists()
     assert lims.pending_collections() == [collection_id]
-    assert lims.echo() is False
-    with pytest.raises(LimsUnavailableError):
-        login(lims, "bob")
-    icat_server.start()
-    assert lims.echo() is True
-    lims.finalize_data_collection(dc)
-    assert len(icat_server.store.find("Dataset", name="lyso-01_1")) == 1
-    assert lims.pending_collections() == []
 
 
 def test_beamline_loads_while_icat_is_down(tmp_path: Path, icat_server: Any) -> None:
