@@ -504,6 +504,16 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
             f"({', '.join(s.session_id for s in self.session_manager.sessions or []) or 'none'})"
         )
 
+    def use_session(self, session: Optional[Session]) -> None:
+        """Makes a session active without a logged-in user (or clears it).
+
+        For composite LIMS objects, which choose the session of a member LIMS
+        from the session chosen in another: the member's writes then go there.
+        """
+        self.session_manager.active_session = session
+        if session is not None:
+            self._on_session_activated(session)
+
     def _on_session_activated(self, session: Session) -> None:
         """Hook for backends that need to act when a session becomes active."""
 

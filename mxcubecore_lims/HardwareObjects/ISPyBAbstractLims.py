@@ -220,6 +220,26 @@ class ISPyBAbstractLims(AbstractLims):
             raise LimsNoSessionError(f"ISPyB did not keep the session it created for proposal {proposal_id}")
         return session_from_ispyb(found, self.beamline_name, proposal if isinstance(proposal, dict) else None)
 
+    def session_for_proposal(self, code: str, number: str, create: bool = False) -> Optional[Session]:
+        """This proposal's session on this beamline now; created when ``create`` and there is none.
+
+        Used by composite LIMS objects (ESRFLIMS) that choose the ISPyB session
+        matching a session chosen in another LIMS.
+
+        Raises:
+            LimsNoSessionError: ISPyB has no such proposal (only when creating).
+        """
+        found = self._sessions(code, number)
+        current = [s for s in found if s.is_scheduled_time] or found
+        if current:
+            return current[0]
+        if not create:
+            return None
+        proposal = self._ispyb.find_proposal(code, number)
+        if not proposal:
+            raise LimsNoSessionError(f"ISPyB has no proposal {code}{number}")
+        return self.create_session(proposal)
+
     def get_proposals_by_user(self, login_id: str) -> List[dict]:
         """The user's proposal on this beamline with its person, laboratory and sessions."""
         proposal = self._ispyb.find_proposal_by_login_and_beamline(login_id, self.beamline_name)

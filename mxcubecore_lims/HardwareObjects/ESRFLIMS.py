@@ -1,0 +1,38 @@
+"""ESRF's LIMS object: ICAT (role ``drac``) and ISPyB (role ``ispyb``) at once.
+
+A configured :class:`~mxcubecore_lims.HardwareObjects.CompositeLims.CompositeLims`:
+people log in to ICAT, which also decides which sessions they may use;
+choosing a session points the ISPyB object at the ISPyB session of the same
+proposal (``MX-415`` in ICAT is ISPyB's ``MX`` ``415``), created for a local
+login when ISPyB has none. Samples come from either (``get_samples("ICAT")``
+or ``get_samples("ISPyB")``); every result goes to both, the ids callers get
+back are ISPyB's.
+
+XML, as the ``lims.xml`` files of ESRF beamlines are laid out::
+
+    <object class="mxcubecore_lims.HardwareObjects.ESRFLIMS">
+      <object href="/session" role="session"/>
+      <object href="/lims-icat" role="drac"/>
+      <object href="/lims-ispyb" role="ispyb"/>
+    </object>
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from mxcubecore_lims.HardwareObjects.CompositeLims import CompositeLims
+
+__all__ = ["ESRFLIMS"]
+
+
+class ESRFLIMS(CompositeLims):
+    """ICAT decides, ISPyB follows; results to both, ISPyB's ids returned."""
+
+    class HOConfig(CompositeLims.HOConfig):
+        """As the composite, with ESRF's roles as defaults."""
+
+        authority_role: Optional[str] = "drac"
+        """The ICAT LIMS object."""
+        primary_role: Optional[str] = "ispyb"
+        """The ISPyB LIMS object, whose ids callers get."""
