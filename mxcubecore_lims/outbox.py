@@ -277,6 +277,7 @@ class Outbox:
         ).fetchone()
         self._last_error = row[0] if row else None
         self._closed = False
+        self._in_flight: dict[int, gevent.Greenlet] = {}
         Outbox.instances.add(self)
 
     def close(self) -> None:
@@ -285,7 +286,10 @@ class Outbox:
             return
         self._closed = True
         self.stop()
-        self._db.close()
+        for flight in list(self._in_flight.values()):
+            flight.join(timeout=1.0)  # a request on its way gets a moment to land
+        with self._lock:
+            self._db.close()
         Outbox.instances.discard(self)
 
     # -- writing ---------------------------------------------------------------
@@ -407,35 +411,78 @@ class Outbox:
         return payload
 
     def _attempt(self, record: Record) -> Optional[tuple[Any]]:
-        """Delivers one record.
+        """Delivers one record, waiting at most ``call_timeout`` for the LIMS.
+
+        A LIMS slower than that is not abandoned: the request stays on its
+        way in its own greenlet (so it is never sent twice) and its outcome is
+        recorded when it lands; meanwhile the record, and those after it, wait.
 
         Returns:
-            ``(result,)`` when delivered, None when the LIMS is unreachable.
+            ``(result,)`` when delivered, None when the LIMS is unreachable or slow.
 
         Raises:
             Exception: The LIMS refused it (the record is marked failed).
         """
-        delivery = self.deliveries[record.kind]
+        if record.seq in self._in_flight:
+            return None
         try:
             payload = self._resolve(record)
-            with gevent.Timeout(self.call_timeout):
-                result = self._deliver(record.kind, payload)
-        except BaseException as error:
-            if isinstance(error, (KeyboardInterrupt, SystemExit, gevent.GreenletExit)):
-                raise
+        except LookupError as error:
+            return self._outcome(record, None, error)
+        flight = gevent.spawn(self._send_capped, record.kind, payload)
+        self._in_flight[record.seq] = flight
+        flight.join(timeout=self.call_timeout)
+        if not flight.ready():
+            text = f"the LIMS did not answer within {self.call_timeout:g} s; the request is still on its way"
+            self._last_error = text
+            self._db.execute(
+                "UPDATE records SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (text, record.seq)
+            )
+            log.warning("outbox: %s #%s: %s", record.kind, record.seq, text)
+            gevent.spawn(self._land, record, flight)
+            return None
+        del self._in_flight[record.seq]
+        return self._outcome(record, flight.value if flight.successful() else None, flight.exception)
+
+    def _send_capped(self, kind: str, payload: Any) -> Any:
+        # The clients carry their own timeouts; this cap only guards against
+        # a client that has none.
+        with gevent.Timeout(max(300.0, 10 * self.call_timeout)):
+            return self._deliver(kind, payload)
+
+    def _land(self, record: Record, flight: gevent.Greenlet) -> None:
+        """Records the outcome of a request that outlived ``call_timeout``."""
+        flight.join()
+        with self._lock:
+            self._in_flight.pop(record.seq, None)
+            if self._closed:
+                return
+            try:
+                self._outcome(record, flight.value if flight.successful() else None, flight.exception)
+            except Exception:
+                pass  # refused: marked failed and logged by _outcome
+        self._notify()
+        self._kick()
+
+    def _outcome(self, record: Record, result: Any, error: Optional[BaseException]) -> Optional[tuple[Any]]:
+        """Marks a record delivered, waiting or failed after an attempt."""
+        if error is not None:
+            if isinstance(error, (KeyboardInterrupt, SystemExit)):
+                raise error
             text = f"{type(error).__name__}: {error}"
             self._last_error = text
             if isinstance(error, LookupError) or not is_unavailable(error):
                 self._finish(record, FAILED, error=text)
                 log.error("outbox: %s #%s refused: %s", record.kind, record.seq, text)
                 if isinstance(error, Exception):
-                    raise
+                    raise error
                 raise LimsError(text) from error
             self._db.execute(
                 "UPDATE records SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (text, record.seq)
             )
             log.warning("outbox: %s #%s waits, the LIMS does not answer: %s", record.kind, record.seq, text)
             return None
+        delivery = self.deliveries[record.kind]
         values = list(result) if isinstance(result, (list, tuple)) else [result]
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")

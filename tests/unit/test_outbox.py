@@ -145,14 +145,19 @@ def test_background_replay_with_backoff_and_status_signal(tmp_path: Path) -> Non
     box.close()
 
 
-def test_a_slow_lims_counts_as_unreachable_after_the_call_timeout(tmp_path: Path) -> None:
+def test_a_slow_lims_does_not_hold_the_caller_and_is_never_sent_twice(tmp_path: Path) -> None:
     lims = FakeLims()
-    lims.delay = 1.0
+    lims.delay = 0.5
     box = make(tmp_path, lims, call_timeout=0.1)
     started = gevent.get_hub().loop.now()
-    assert box.submit("collection", {"prefix": "slow"})[0] < 0
-    assert gevent.get_hub().loop.now() - started < 0.5
-    assert box.status().pending == 1
+    provisional, _ = box.submit("collection", {"prefix": "slow"})
+    assert provisional < 0 and gevent.get_hub().loop.now() - started < 0.4
+    # A replay while the request is on its way sends nothing more.
+    assert box.replay() == 0 and box.status().pending == 1
+    gevent.sleep(0.7)
+    assert box.status().pending == 0 and len(lims.rows) == 1
+    assert box.real_id("collection", provisional) == 101
+    assert box.replay() == 0 and len(lims.rows) == 1
 
 
 def test_pending_records_are_never_dropped_when_full(tmp_path: Path) -> None:
