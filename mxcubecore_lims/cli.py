@@ -10,6 +10,7 @@ Sub-commands:
   a beamline engineer to point an MXCuBE at.
 * ``emulate ispyb`` - run the emulated ISPyB SOAP services likewise.
 * ``emulate icat`` - run the emulated ICAT SOAP server likewise.
+* ``outbox status|replay`` - show or deliver the LIMS writes waiting in the journals.
 """
 
 from __future__ import annotations
@@ -100,6 +101,65 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_outbox(args: argparse.Namespace) -> int:
+    """Shows (``status``) or delivers (``replay``) what the LIMS objects' journals hold."""
+    import json
+    import time
+
+    from gevent import monkey
+
+    monkey.patch_all(thread=False)
+    from mxcubecore_lims.config.loader import load_beamline
+    from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims
+
+    # Looking must not deliver: no background replay in this process.
+    AbstractLims.auto_replay = False
+    found: dict[int, tuple[str, AbstractLims]] = {}
+    graph = load_beamline([Path(args.config), *(args.lookup or [])])
+    try:
+        for _depth, role, entry in graph.walk():
+            if isinstance(entry.obj, AbstractLims) and entry.obj.outbox is not None and id(entry.obj) not in found:
+                found[id(entry.obj)] = (role or entry.obj.name, entry.obj)
+        if not found:
+            print(f"no LIMS object with an outbox in {args.config}")
+            return 0
+        report = []
+        for role, lims in found.values():
+            outbox = lims.outbox
+            delivered = outbox.replay() if args.action == "replay" else None
+            status = outbox.status()
+            entry = {"object": role, "class": type(lims).__name__, "file": str(outbox.path), **status.as_dict()}
+            if delivered is not None:
+                entry["delivered_now"] = delivered
+            if args.records:
+                entry["records"] = [
+                    {"seq": r.seq, "kind": r.kind, "status": r.status, "attempts": r.attempts, "error": r.last_error}
+                    for r in outbox.records()
+                    if r.status != "delivered"
+                ]
+            report.append(entry)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            now = time.time()
+            for entry in report:
+                oldest = entry["oldest_pending"]
+                age = "-" if oldest is None else f"{now - oldest:.0f} s"
+                print(f"{entry['object']} ({entry['class']}): {entry['file']}")
+                if "delivered_now" in entry:
+                    print(f"  delivered now: {entry['delivered_now']}")
+                print(f"  pending: {entry['pending']}   failed: {entry['failed']}   delivered: {entry['delivered']}")
+                print(f"  oldest pending: {age}   last error: {entry['last_error'] or '-'}")
+                for record in entry.get("records", []):
+                    print(f"    #{record['seq']} {record['kind']} {record['status']} "
+                          f"({record['attempts']} attempt(s)) {record['error'] or ''}")
+        return 1 if any(e["pending"] for e in report) else 0
+    finally:
+        for _role, lims in found.values():
+            lims.close_outbox()
+        graph.close()
+
+
 def run_emulate(args: argparse.Namespace) -> int:
     """Runs an emulated server in the foreground until interrupted."""
     import signal
@@ -159,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", help="configuration directory (default: configuration/demo)")
     demo.add_argument("-v", "--verbose", action="store_true", help="show mxcubecore's INFO log")
     demo.set_defaults(run=run_demo)
+
+    outbox = commands.add_parser("outbox", help="show or deliver the LIMS objects' journalled writes")
+    outbox.add_argument("action", choices=["status", "replay"])
+    outbox.add_argument("--config", required=True, help="beamline configuration directory")
+    outbox.add_argument("--lookup", action="append", help="more directories on the lookup path")
+    outbox.add_argument("--records", action="store_true", help="list the waiting and failed records")
+    outbox.add_argument("--json", action="store_true", help="print JSON")
+    outbox.set_defaults(run=run_outbox)
 
     emulate = commands.add_parser("emulate", help="run an emulated LIMS-side server on loopback")
     servers = emulate.add_subparsers(dest="server", required=True)

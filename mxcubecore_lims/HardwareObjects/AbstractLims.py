@@ -124,6 +124,10 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
         outbox_keep_delivered: int = 1000
         """Delivered records kept in the journal for inspection."""
 
+    #: Start each journal's background replay at init (the ``outbox status``
+    #: command turns it off: looking must not deliver).
+    auto_replay = True
+
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.outbox: Optional[Outbox] = None
@@ -144,7 +148,8 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
             log.debug("%s: no session object yet; beamline name resolved on first use", self.name)
         if self.config.outbox:
             self.outbox = self._create_outbox()
-            self.outbox.start()
+            if AbstractLims.auto_replay:
+                self.outbox.start()
 
     def _create_outbox(self) -> Outbox:
         """Opens this object's journal (a local file: no LIMS is contacted)."""
