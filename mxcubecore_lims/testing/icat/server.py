@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import gevent
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 from lxml import etree
@@ -503,6 +504,8 @@ def _response_xml(operation: str, result: Any) -> bytes:
 class _App:
     def __init__(self, service: _Service) -> None:
         self.service = service
+        #: Seconds every POST waits before it runs (a slow server).
+        self.latency = 0.0
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -526,6 +529,8 @@ class _App:
         except ValueError:
             length = 0
         body = environ["wsgi.input"].read(length) if length else environ["wsgi.input"].read()
+        if self.latency:
+            gevent.sleep(self.latency)  # a slow server, for timeout tests
         status, payload = self._soap(body)
         return self._reply(start_response, status, payload, "text/xml; charset=utf-8")
 
@@ -609,6 +614,16 @@ class EmulatedIcat:
             self.store, authenticators or logins or DEFAULT_AUTHENTICATORS, root_users
         )
         self._server: WSGIServer | None = None
+        self._app = _App(self.service)
+
+    @property
+    def latency(self) -> float:
+        """Seconds every operation waits before it runs (set it to emulate a slow ICAT)."""
+        return self._app.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self._app.latency = float(seconds)
 
     @property
     def calls(self) -> list[tuple[str, str]]:
@@ -621,7 +636,7 @@ class EmulatedIcat:
             return self
         server = WSGIServer(
             (self.host, self._port),
-            _App(self.service),
+            self._app,
             log=None,
             error_log=log,
             spawn=Pool(_MAX_CONNECTIONS),

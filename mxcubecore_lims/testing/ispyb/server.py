@@ -33,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import gevent
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 from lxml import etree
@@ -200,6 +201,8 @@ class _App:
         self.base_path = base_path
         #: ``(service, operation, user)`` of every operation called, in order.
         self.calls: list[tuple[str, str, str]] = []
+        #: Seconds every operation waits before it runs (a slow server).
+        self.latency = 0.0
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -234,6 +237,8 @@ class _App:
         except ValueError:
             length = 0
         body = environ["wsgi.input"].read(length) if length else environ["wsgi.input"].read()
+        if self.latency:
+            gevent.sleep(self.latency)  # a slow server, for timeout tests
         status, payload = self._soap(service, body, user)
         return self._reply(start_response, status, payload, "text/xml; charset=UTF-8")
 
@@ -352,6 +357,15 @@ class EmulatedIspyb:
     @property
     def calls(self) -> list[tuple[str, str, str]]:
         return self.app.calls
+
+    @property
+    def latency(self) -> float:
+        """Seconds every operation waits before it runs (set it to emulate a slow ISPyB)."""
+        return self.app.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self.app.latency = float(seconds)
 
     # -- lifecycle ---------------------------------------------------------
 
