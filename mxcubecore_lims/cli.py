@@ -4,7 +4,8 @@ Sub-commands:
 
 * ``check DIR`` - report every configuration problem in a directory.
 * ``convert FILE.xml`` - write the equivalent YAML, comments kept.
-* ``demo`` - load the emulated beamline and print its object graph and the
+* ``demo`` - run the emulated beamline (ISPyB, ICAT and LDAP emulated; logins,
+  collections, an ISPyB outage) and report; ``--describe`` prints its object graph and the
   state of its LIMS objects.
 * ``emulate ldap`` - run a real slapd on loopback, seeded with test users, for
   a beamline engineer to point an MXCuBE at.
@@ -81,24 +82,35 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Loads the emulated beamline and prints what was loaded."""
+    """Runs the emulated beamline (servers, logins, collections, an outage) and reports."""
     import logging
 
     from gevent import monkey
 
     monkey.patch_all(thread=False)
     if not args.verbose:
-        # mxcubecore logs every queue-entry import at INFO; keep the report readable.
-        logging.getLogger("HWR").setLevel(logging.WARNING)
+        # mxcubecore logs every queue-entry import at INFO, and the outage is
+        # logged as warnings by design: the report says what happened.
+        logging.disable(logging.WARNING)
     from mxcubecore_lims.demo import describe_beamline, load_demo
 
     directory = Path(args.config) if args.config else _default_demo_directory()
-    graph = load_demo(directory)
-    try:
-        print(describe_beamline(graph))
-    finally:
-        graph.close()
-    return 0
+    if args.describe:
+        graph = load_demo(directory)
+        try:
+            print(describe_beamline(graph))
+        finally:
+            graph.close()
+        return 0
+    from mxcubecore_lims.demo_night import run_night
+
+    report = run_night(directory, collections=args.collections, out=lambda line: print(line, flush=True))
+    complete = (
+        len(report.ispyb_collections) == report.collections
+        and len(report.icat_datasets) == report.collections
+        and all(not n["pending"] and not n["failed"] for n in report.outbox.values())
+    )
+    return 0 if complete else 1
 
 
 def run_outbox(args: argparse.Namespace) -> int:
@@ -218,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="load the emulated beamline and print it")
     demo.add_argument("--config", help="configuration directory (default: configuration/demo)")
     demo.add_argument("-v", "--verbose", action="store_true", help="show mxcubecore's INFO log")
+    demo.add_argument("--describe", action="store_true", help="only load and print the object graph")
+    demo.add_argument("--collections", type=int, default=8, help="collections to run (default 8)")
     demo.set_defaults(run=run_demo)
 
     outbox = commands.add_parser("outbox", help="show or deliver the LIMS objects' journalled writes")

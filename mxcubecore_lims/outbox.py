@@ -171,6 +171,7 @@ class OutboxStatus:
         pending: Records waiting for delivery.
         failed: Records the LIMS refused (kept for inspection).
         delivered: Records delivered since the journal was created.
+        deferred: Writes that could not go at once and were left to the replay.
         oldest_pending: ``time.time()`` of the oldest waiting record, or None.
         last_error: The latest delivery error, or None.
         next_attempt: ``time.time()`` of the next replay attempt, or None.
@@ -179,6 +180,7 @@ class OutboxStatus:
     pending: int
     failed: int
     delivered: int
+    deferred: int
     oldest_pending: Optional[float]
     last_error: Optional[str]
     next_attempt: Optional[float]
@@ -188,6 +190,7 @@ class OutboxStatus:
             "pending": self.pending,
             "failed": self.failed,
             "delivered": self.delivered,
+            "deferred": self.deferred,
             "oldest_pending": self.oldest_pending,
             "last_error": self.last_error,
             "next_attempt": self.next_attempt,
@@ -300,9 +303,12 @@ class Outbox:
         return int(self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
 
     def next_number(self, name: str) -> int:
-        """The next value of a named counter kept in the journal (survives restarts)."""
-        with self._lock:
-            return self._counter(name)
+        """The next value of a named counter kept in the journal (survives restarts).
+
+        No lock: deliveries call this while a writer holds the journal's lock,
+        and SQLite calls never yield to another greenlet mid-way.
+        """
+        return self._counter(name)
 
     def _count(self, status: str) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM records WHERE status = ?", (status,)).fetchone()[0])
@@ -353,6 +359,7 @@ class Outbox:
                 if outcome is not None:
                     self._notify()
                     return outcome[0]
+            self._counter("deferred")
             self._kick()
             self._notify()
             return self._shape(delivery, provisional)
@@ -442,13 +449,19 @@ class Outbox:
             gevent.spawn(self._land, record, flight)
             return None
         del self._in_flight[record.seq]
-        return self._outcome(record, flight.value if flight.successful() else None, flight.exception)
+        return self._outcome(record, *flight.value)
 
-    def _send_capped(self, kind: str, payload: Any) -> Any:
+    def _send_capped(self, kind: str, payload: Any) -> tuple[Any, Optional[BaseException]]:
+        """``(result, None)`` or ``(None, error)``: a failed delivery is an outcome, not a crash."""
         # The clients carry their own timeouts; this cap only guards against
         # a client that has none.
-        with gevent.Timeout(max(300.0, 10 * self.call_timeout)):
-            return self._deliver(kind, payload)
+        try:
+            with gevent.Timeout(max(300.0, 10 * self.call_timeout)):
+                return self._deliver(kind, payload), None
+        except Exception as error:
+            return None, error
+        except gevent.Timeout as error:
+            return None, error
 
     def _land(self, record: Record, flight: gevent.Greenlet) -> None:
         """Records the outcome of a request that outlived ``call_timeout``."""
@@ -457,8 +470,9 @@ class Outbox:
             self._in_flight.pop(record.seq, None)
             if self._closed:
                 return
+            result, error = flight.value if flight.successful() else (None, flight.exception)
             try:
-                self._outcome(record, flight.value if flight.successful() else None, flight.exception)
+                self._outcome(record, result, error)
             except Exception:
                 pass  # refused: marked failed and logged by _outcome
         self._notify()
@@ -585,11 +599,12 @@ class Outbox:
     def status(self) -> OutboxStatus:
         """Counts, the oldest waiting record and the latest error."""
         oldest = self._db.execute("SELECT MIN(created) FROM records WHERE status = ?", (PENDING,)).fetchone()[0]
-        row = self._db.execute("SELECT value FROM counters WHERE name = 'delivered'").fetchone()
+        counters = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
         return OutboxStatus(
             pending=self._count(PENDING),
             failed=self._count(FAILED),
-            delivered=int(row[0]) if row else 0,
+            delivered=int(counters.get("delivered", 0)),
+            deferred=int(counters.get("deferred", 0)),
             oldest_pending=oldest,
             last_error=self._last_error,
             next_attempt=self._next_attempt if self._count(PENDING) else None,

@@ -14,7 +14,8 @@ default: the first member that gives ids); the others' ids are mapped
 internally, so a later ``update_data_collection`` or ``store_image`` with the
 primary id reaches each member under its own id.
 
-Sample ids are per LIMS: when the samples in use came from one member, the
+Session and sample ids are per LIMS: a record's ``sessionId`` becomes each
+member's own session, and when the samples in use came from one member, the
 others get the records without sample ids (their own ids would not match).
 """
 
@@ -222,9 +223,16 @@ class CompositeLims(AbstractLims):
     # ------------------------------------------------------------- writing
 
     def _for_member(self, role: str, record: LegacyDict) -> LegacyDict:
+        """The record as one member must see it: its own session, no foreign sample ids."""
+        copy = dict(record)
+        if "sessionId" in copy:
+            # Callers give the session they know (the authority's, which
+            # mxcubeweb copied into HWR.beamline.session); each member files
+            # the record under its own matching session.
+            copy["sessionId"] = self.members()[role].get_session_id()
         if self._sample_source is not None and role != self._sample_source:
-            return _without_sample_ids(record)
-        return record
+            return _without_sample_ids(copy)
+        return copy
 
     def _translate(self, kind: str, given: Any, role: str) -> Any:
         return self._ids.get((kind, given), {}).get(role, given)

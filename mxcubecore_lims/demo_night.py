@@ -1,0 +1,330 @@
+"""The main job: a scripted stretch of beamtime on the emulated beamline.
+
+``mxcubecore-lims demo`` starts the emulated ISPyB (port 18080), ICAT (port
+18181) and a real slapd (port 13389), loads ``configuration/demo`` (XML and
+YAML mixed) with our loader, and then, as mxcubeweb and mxcubecore's collect
+routines would:
+
+1. logs in a proposal-type ISPyB user (``mx415``), a user-type ISPyB user
+   (``alice``, password checked by LDAP) and an ICAT user through ESRFLIMS
+   (``alice`` again, ICAT's account);
+2. selects the investigation MX-415 (ESRFLIMS points ISPyB at MX415's session)
+   and syncs the samples from ICAT;
+3. runs collections with the calls AbstractCollect makes (store, update,
+   images, final update, finalize), takes the ISPyB server down in the
+   middle and brings it back;
+4. waits for the outboxes to deliver what waited, and reports what each LIMS
+   now holds and what the outboxes did.
+
+Journals go to a fresh temporary state directory, data (``metadata.json``)
+to a fresh temporary data directory: a run never sees an earlier run's state.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+from mxcubecore_lims.config.loader import LoadedBeamline, load_beamline
+
+__all__ = ["NightReport", "run_night"]
+
+ISPYB_PORT = 18080
+ICAT_PORT = 18181
+LDAP_PORT = 13389
+
+
+@dataclass
+class NightReport:
+    """What the demo did and found (also returned for tests)."""
+
+    collections: int = 0
+    provisional: int = 0
+    ispyb_collections: list[dict[str, Any]] = field(default_factory=list)
+    ispyb_images: int = 0
+    icat_datasets: list[dict[str, Any]] = field(default_factory=list)
+    icat_datafiles: int = 0
+    metadata_files: int = 0
+    outbox: dict[str, Any] = field(default_factory=dict)
+    replay_seconds: Optional[float] = None
+    provisional_ids: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    logins: dict[str, str] = field(default_factory=dict)
+    ldap_skipped: Optional[str] = None
+
+
+class _Progress:
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.out = out
+        self.started = time.monotonic()
+
+    def __call__(self, step: str, text: str) -> None:
+        self.out(f"[{time.monotonic() - self.started:5.1f} s] {step:<8} {text}")
+
+
+def _collection_dict(directory: Path, prefix: str, run: int, sample: dict[str, Any], session_id: str) -> dict:
+    """A collection dict as ``queue_model_objects.to_collect_dict`` and AbstractCollect build it."""
+    return {
+        "sessionId": session_id,
+        "fileinfo": {
+            "directory": str(directory),
+            "prefix": prefix,
+            "run_number": run,
+            "suffix": "cbf",
+            "template": f"{prefix}_{run}_%05d.cbf",
+            "process_directory": str(directory / "process"),
+        },
+        "oscillation_sequence": [
+            {
+                "start": 0.0,
+                "range": 0.1,
+                "overlap": 0.0,
+                "number_of_images": 3,
+                "start_image_number": 1,
+                "exposure_time": 0.04,
+                "number_of_passes": 1,
+            }
+        ],
+        "sample_reference": {
+            "blSampleId": sample.get("limsID", sample.get("sampleId")),
+            "sample_name": sample["sampleName"],
+            "acronym": sample.get("proteinAcronym") or "",
+        },
+        "blSampleId": sample.get("limsID", sample.get("sampleId")),
+        "actualContainerSlotInSC": int(sample["containerSampleChangerLocation"]),
+        "actualSampleSlotInContainer": int(sample["sampleLocation"]),
+        "experiment_type": "OSC",
+        "status": "Running",
+        "collection_start_time": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "synchrotronMode": "7/8 multibunch",
+    }
+
+
+def _collect(lims: Any, dc: dict[str, Any]) -> Any:
+    """The LIMS calls of one collection, in AbstractCollect's order."""
+    collection_id, _detector = lims.store_data_collection(dc, None)
+    dc["collection_id"] = collection_id
+    dc.update(
+        flux=2.1e12,
+        wavelength=0.9763,
+        detectorDistance=210.0,
+        resolution=1.8,
+        transmission=25.0,
+        xBeam=156.2,
+        yBeam=163.8,
+        beamSizeAtSampleX=0.05,
+        beamSizeAtSampleY=0.03,
+    )
+    lims.update_data_collection(dc)
+    for number in (1, 2, 3):
+        lims.store_image(
+            {
+                "dataCollectionId": collection_id,
+                "fileName": f"{dc['fileinfo']['prefix']}_{dc['fileinfo']['run_number']}_{number:05d}.cbf",
+                "fileLocation": dc["fileinfo"]["directory"],
+                "imageNumber": number,
+                "measuredIntensity": 1.0e6,
+                "synchrotronCurrent": 200.0,
+            }
+        )
+    dc["status"] = "Data collection successful"
+    lims.update_data_collection(dc)
+    lims.finalize_data_collection(dc)
+    return collection_id
+
+
+def _start_servers(progress: _Progress, report: NightReport) -> tuple[Any, Any, Any]:
+    from mxcubecore_lims.testing.icat import EmulatedIcat
+    from mxcubecore_lims.testing.ispyb import EmulatedIspyb
+    from mxcubecore_lims.testing.slapd import SlapdError, SlapdServer
+
+    ispyb = EmulatedIspyb(port=ISPYB_PORT).start()
+    icat = EmulatedIcat(port=ICAT_PORT).start()
+    slapd = None
+    try:
+        slapd = SlapdServer(port=LDAP_PORT)
+        slapd.start()
+    except (SlapdError, OSError) as error:
+        slapd = None
+        report.ldap_skipped = str(error)
+    progress("servers", f"ISPyB {ispyb.root}")
+    progress("servers", f"ICAT  {icat.url}")
+    progress("servers", f"LDAP  {slapd.uri}" if slapd else f"LDAP  not available ({report.ldap_skipped})")
+    return ispyb, icat, slapd
+
+
+def run_night(
+    directory: Path, collections: int = 8, out: Callable[[str], None] = print
+) -> NightReport:
+    """Runs the scripted beamtime on the configuration in ``directory``.
+
+    Args:
+        directory: The demo configuration (``configuration/demo``).
+        collections: How many collections to run (the ISPyB server is down
+            for the middle third of them).
+        out: Where progress and the report go, line by line.
+
+    Returns:
+        What happened, for tests.
+    """
+    from mxcubecore import HardwareRepository as HWR
+
+    report = NightReport()
+    progress = _Progress(out)
+    state = tempfile.mkdtemp(prefix="mxcubecore-lims-demo-state-")
+    data = Path(tempfile.mkdtemp(prefix="mxcubecore-lims-demo-data-"))
+    os.environ["MXCUBECORE_LIMS_STATE_DIR"] = state
+    ispyb, icat, slapd = _start_servers(progress, report)
+    graph: Optional[LoadedBeamline] = None
+    try:
+        graph = load_beamline([directory])
+        files = {entry.path for entry in graph.objects.values()}
+        xml = sum(1 for f in files if f.suffix == ".xml")
+        progress("config", f"{directory}: {len(graph.objects)} objects from {len(files)} files "
+                 f"({xml} XML, {len(files) - xml} YAML)")
+        lims = HWR.beamline.lims
+        ispyb_lims = lims.members()["ispyb"]
+
+        # -- logins ---------------------------------------------------------
+        manager = ispyb_lims.login("mx415", "mx415-password", False)
+        names = ", ".join(f"{s.proposal_name} on {s.beamline_name}" for s in manager.sessions)
+        report.logins["proposal-type ISPyB"] = names
+        progress("login", f"proposal-type ISPyB: mx415 -> session(s) {names}")
+        ispyb_lims.remove_user(ispyb_lims.get_user_name())
+        if slapd is not None:
+            user_lims = HWR.get_hardware_repository().get_hardware_object("/lims_user")
+            manager = user_lims.login("alice", "alice-secret", False)
+            names = ", ".join(f"{s.proposal_name} on {s.beamline_name}" for s in manager.sessions)
+            report.logins["user-type ISPyB"] = f"{user_lims.get_full_user_name()}: {names}"
+            progress("login", f"user-type ISPyB: alice (LDAP) -> {user_lims.get_full_user_name()}, {names}")
+            user_lims.remove_user("alice")
+        manager = lims.login("alice", "alice-pw", False)
+        offered = ", ".join(f"{s.proposal_name} ({s.beamline_name})" for s in manager.sessions)
+        report.logins["ICAT through ESRFLIMS"] = offered
+        progress("login", f"ESRFLIMS (ICAT): alice -> {lims.get_full_user_name()}, investigations {offered}")
+
+        # -- session and samples ----------------------------------------------
+        chosen = next(s for s in manager.sessions if s.proposal_name == "MX-415")
+        lims.set_active_session_by_id(chosen.session_id)
+        progress("session", f"{chosen.proposal_name}: ICAT investigation {chosen.session_id}, "
+                 f"ISPyB session {ispyb_lims.get_session_id()}")
+        samples = lims.get_samples("ICAT")
+        for sample in samples:  # mxcubeweb's in-place rename
+            sample["limsID"] = sample.pop("sampleId")
+        progress("samples", f"{len(samples)} from ICAT: " + ", ".join(s["sampleName"] for s in samples))
+
+        # -- collections, with ISPyB down for the middle third -----------------
+        down_from, up_from = collections // 3, 2 * collections // 3
+        back_at: Optional[float] = None
+        for index in range(collections):
+            if index == down_from:
+                ispyb.stop()
+                progress("fault", "ISPyB server stopped")
+            if index == up_from:
+                ispyb.start()
+                back_at = time.monotonic()
+                progress("fault", "ISPyB server back: the outbox replays what waited")
+            sample = samples[index % len(samples)]
+            prefix = sample["sampleName"]
+            run = index // len(samples) + 1
+            folder = data / prefix / f"run_{run}"
+            folder.mkdir(parents=True, exist_ok=True)
+            collection_id = _collect(lims, _collection_dict(folder, prefix, run, sample, chosen.session_id))
+            report.collections += 1
+            waiting = collection_id is not None and collection_id < 0
+            report.provisional += int(waiting)
+            if waiting:
+                report.provisional_ids[f"{prefix}_{run}"] = (collection_id, None)
+            progress("collect", f"{index + 1}/{collections} {prefix}_{run}: id {collection_id}"
+                     + (" (provisional: waiting in the outbox)" if waiting else ""))
+            if back_at is not None and report.replay_seconds is None and not ispyb_lims.outbox.status().pending:
+                report.replay_seconds = time.monotonic() - back_at
+
+        # -- replay -----------------------------------------------------------
+        for role, member in lims.members().items():
+            if not member.outbox.wait_delivered(60.0):
+                progress("outbox", f"{role}: records still waiting after 60 s")
+        if back_at is not None and report.replay_seconds is None:
+            report.replay_seconds = time.monotonic() - back_at
+        for name, (provisional, _) in report.provisional_ids.items():
+            report.provisional_ids[name] = (provisional, ispyb_lims.outbox.real_id("collection", provisional))
+        progress("outbox", "every waiting record delivered"
+                 + (f", {report.replay_seconds:.1f} s after ISPyB came back" if report.replay_seconds is not None else ""))
+        _fill_report(report, lims, ispyb, icat, chosen, ispyb_lims, data)
+    finally:
+        if graph is not None:
+            graph.close()
+        ispyb.close()
+        icat.close()
+        if slapd is not None:
+            slapd.close()
+    for line in _format(report, state, data):
+        out(line)
+    return report
+
+
+def _fill_report(report: NightReport, lims: Any, ispyb: Any, icat: Any, chosen: Any, ispyb_lims: Any, data: Path) -> None:
+    session_id = ispyb_lims.get_session_id()
+    groups = {g["dataCollectionGroupId"] for g in ispyb.store.rows("DataCollectionGroup", sessionId=int(session_id))}
+    report.ispyb_collections = [
+        row for row in ispyb.store.rows("DataCollection") if row.get("dataCollectionGroupId") in groups
+    ]
+    ids = {row["dataCollectionId"] for row in report.ispyb_collections}
+    report.ispyb_images = sum(1 for image in ispyb.store.rows("Image") if image["dataCollectionId"] in ids)
+    datasets = icat.store.find("Dataset", investigation=int(chosen.session_id))
+    report.icat_datasets = [
+        {
+            "name": d["name"],
+            "parameters": len(icat.store.children("Dataset", d["id"], "parameters")),
+            "datafiles": len(icat.store.children("Dataset", d["id"], "datafiles")),
+        }
+        for d in datasets
+    ]
+    report.icat_datafiles = sum(d["datafiles"] for d in report.icat_datasets)
+    report.metadata_files = len(list(data.rglob("metadata.json")))
+    for role, member in lims.members().items():
+        status = member.outbox.status()
+        report.outbox[role] = {
+            "delivered": status.delivered,
+            "pending": status.pending,
+            "failed": status.failed,
+            "waited": status.deferred,
+            "last_error": status.last_error,
+        }
+
+
+def _format(report: NightReport, state: str, data: Path) -> list[str]:
+    lines = ["", "What the LIMS hold now", "======================"]
+    for who, what in report.logins.items():
+        lines.append(f"login {who}: {what}")
+    if report.ldap_skipped:
+        lines.append(f"user-type login skipped: slapd not available ({report.ldap_skipped})")
+    statuses = sorted({str(row.get("runStatus")) for row in report.ispyb_collections})
+    lines.append(
+        f"ISPyB: {len(report.ispyb_collections)} data collections in the session "
+        f"(run status: {', '.join(statuses) or '-'}), {report.ispyb_images} images attached"
+    )
+    lines.append(
+        f"ICAT:  {len(report.icat_datasets)} datasets in MX-415, {report.icat_datafiles} datafiles, "
+        f"{sum(d['parameters'] for d in report.icat_datasets)} parameters; "
+        f"{report.metadata_files} metadata.json files under {data}"
+    )
+    for dataset in report.icat_datasets:
+        lines.append(f"       {dataset['name']:<14} {dataset['parameters']:3d} parameters  {dataset['datafiles']} files")
+    lines.append(
+        f"Collections run: {report.collections}; {report.provisional} got provisional ids while ISPyB was down:"
+    )
+    for name, (provisional, real) in report.provisional_ids.items():
+        lines.append(f"       {name:<14} provisional id {provisional} -> ISPyB id {real}")
+    for role, numbers in report.outbox.items():
+        lines.append(
+            f"Outbox {role:<6} delivered {numbers['delivered']:3d} records, {numbers['waited']:3d} of them "
+            f"waited for the replay; pending {numbers['pending']}, failed {numbers['failed']}"
+        )
+    lines.append(f"Journals: {state}")
+    return lines
