@@ -1,7 +1,14 @@
-"""The main job: `mxcubecore-lims demo` loads the emulated beamline and prints its graph."""
+"""The main job: `mxcubecore-lims demo` runs the emulated beamline and reports.
+
+The command starts the emulated ISPyB, ICAT and slapd on their fixed demo
+ports, logs people in, runs collections with an ISPyB outage in the middle
+and must end with every collection in both LIMS and nothing left waiting.
+``--describe`` only loads the graph and prints it.
+"""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -10,31 +17,60 @@ from pathlib import Path
 import pytest
 
 from mxcubecore_lims.model import Session
+from mxcubecore_lims.testing.pytest_plugin import require_slapd
 
 DEMO = Path(__file__).resolve().parents[2] / "configuration" / "demo"
 
 pytestmark = pytest.mark.integration
 
 
-def test_demo_prints_the_object_graph_and_lims_state() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mxcubecore_lims.cli", "demo"],
+def _run(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mxcubecore_lims.cli", "demo", *arguments],
         capture_output=True,
         text=True,
         timeout=240,
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+def test_demo_runs_the_night_and_reports_what_each_lims_holds() -> None:
+    require_slapd()
+    result = _run("--collections", "6")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    # Progress, in order: servers, configuration, three logins, session, samples, outage.
+    steps = [line.split()[3] for line in out.splitlines() if line.startswith("[")]
+    assert steps[:3] == ["servers"] * 3
+    for step in ("config", "login", "session", "samples", "collect", "fault", "outbox"):
+        assert step in steps
+    assert "proposal-type ISPyB: mx415 -> session(s) mx415 on ID-DEMO" in out
+    assert "user-type ISPyB: alice (LDAP)" in out
+    assert "ESRFLIMS (ICAT): alice -> Alice Martin" in out
+    assert "ISPyB server stopped" in out and "ISPyB server back" in out
+    # The report: six collections in each LIMS, the provisional ids mapped, nothing waiting.
+    assert "ISPyB: 6 data collections in the session (run status: Data collection successful), 18 images" in out
+    assert "ICAT:  6 datasets in MX-415, 18 datafiles" in out
+    assert "6 metadata.json files" in out
+    mapped = re.findall(r"provisional id (-\d+) -> ISPyB id (\d+)", out)
+    assert mapped and all(int(real) > 0 for _, real in mapped)
+    assert re.search(r"Outbox ispyb\s+delivered\s+\d+ records,\s+[1-9]\d* of them waited", out)
+    assert "pending 0, failed 0" in out and "pending 1" not in out
+
+
+def test_describe_prints_the_object_graph_and_lims_state() -> None:
+    result = _run("--describe")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "beamline               mxcubecore.HardwareObjects.Beamline.Beamline" in out
     assert "  session" in out and "session.xml:" in out
     assert "    omega" in out and "motors/omega.xml:" in out
     assert "session: beamline ID-DEMO" in out
-    assert "LIMS /lims (ProposalTypeISPyBLims)" in out
-    assert "login type: proposal" in out and "beamline: ID-DEMO" in out
+    assert "LIMS /lims (ESRFLIMS)" in out and "LIMS /lims_icat (ICATLIMS)" in out
+    assert "LIMS names: ICAT, ISPyB" in out
+    assert "login type: user" in out and "beamline: ID-DEMO" in out
     assert "connected: False" in out
-
 
 
 def test_the_report_shows_each_lims_object_state(tmp_path: Path, clean_repository: None) -> None:

@@ -29,8 +29,8 @@ _MOCKUP = "mxcubecore.HardwareObjects.mockup"
 EXPECTED_ROLES = {
     "session": ("mxcubecore.HardwareObjects.Session", "Session", "session.xml"),
     "lims": (
-        "mxcubecore_lims.HardwareObjects.ProposalTypeISPyBLims",
-        "ProposalTypeISPyBLims",
+        "mxcubecore_lims.HardwareObjects.ESRFLIMS",
+        "ESRFLIMS",
         "lims.xml",
     ),
     "machine_info": (
@@ -90,6 +90,10 @@ DIFFRACTOMETER_MOTORS = [
 
 # container role -> {nested role: (class name, file)}
 EXPECTED_NESTED = {
+    "lims": {
+        "drac": ("ICATLIMS", "lims_icat.xml"),
+        "ispyb": ("ProposalTypeISPyBLims", "lims_ispyb.xml"),
+    },
     "detector": {"detector_distance": ("MotorMockup", "detector_distance.yaml")},
     "beam": {"aperture": ("ApertureMockup", "aperture.xml")},
     "diffractometer": {
@@ -224,7 +228,7 @@ def test_loader_reports_no_failures(demo):
         f"/{fname[:-4]}"
         for _m, _c, fname in EXPECTED_ROLES.values()
         if fname.endswith(".xml")
-    } | {"/aperture"} | {f"/motors/{role}" for role in DIFFRACTOMETER_MOTORS}
+    } | {"/aperture", "/lims_icat", "/lims_ispyb"} | {f"/motors/{role}" for role in DIFFRACTOMETER_MOTORS}
     assert set(xml_loaded) == expected_xml
     for name, (module, comment) in xml_loaded.items():
         assert module.startswith(("mxcubecore.HardwareObjects.", "mxcubecore_lims.HardwareObjects.")), name
