@@ -175,7 +175,9 @@ class CompositeLims(AbstractLims):
     def _on_session_activated(self, session: Session) -> None:
         """The authority activates it; every other member gets its matching session."""
         self.authority().set_active_session_by_id(session.session_id)
-        local = any(self._local_logins.get(user, False) for user in self.session_manager.users)
+        # The user in control decides whether sessions may be created.
+        active = self.get_active_user()
+        local = bool(active and self._local_logins.get(active.user_name, False))
         for role, member in self._others().items():
             matching = self._matching_session(member, session, create=local and self.config.create_sessions)
             member.use_session(matching)
@@ -230,7 +232,10 @@ class CompositeLims(AbstractLims):
             # mxcubeweb copied into HWR.beamline.session); each member files
             # the record under its own matching session.
             copy["sessionId"] = self.members()[role].get_session_id()
-        if self._sample_source is not None and role != self._sample_source:
+        # Sample ids belong to the LIMS the samples came from: the authority's
+        # until samples were read from another member.
+        source = self._sample_source or self._member(self.config.authority_role, "authority")[0]
+        if role != source:
             return _without_sample_ids(copy)
         return copy
 
@@ -356,9 +361,15 @@ class CompositeLims(AbstractLims):
                     self.log.error("update_bl_sample: %s did not take it: %s", role, error)
 
     def store_workflow(self, workflow_dict: LegacyDict) -> Tuple[Id, Id, Id]:
-        results = self._to_all("store_workflow", lambda role, m: m.store_workflow(workflow_dict))
+        results = self._to_all(
+            "store_workflow", lambda role, m: m.store_workflow(self._for_member(role, workflow_dict))
+        )
         primary = self._primary(results, lambda value: value[0])
-        return tuple(results[primary]) if primary is not None else (None, None, None)  # type: ignore[return-value]
+        if primary is None:
+            return None, None, None
+        given = results[primary]
+        self._ids[("workflow", given[0])] = {role: value[0] for role, value in results.items()}
+        return tuple(given)  # type: ignore[return-value]
 
     # The hooks below are never reached: every public write is delegated.
     def _write_sample_update(self, sample: Any) -> None:  # pragma: no cover

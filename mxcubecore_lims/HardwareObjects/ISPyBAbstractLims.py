@@ -284,13 +284,34 @@ class ISPyBAbstractLims(AbstractLims):
             detector_id = self._ispyb.find_detector(setup)
         group_id = collection.group_id
         if not group_id:
-            experiment = collection.experiment_type or "OSC"
-            group = DataCollectionGroup.from_legacy({"sessionId": session_id, "experimentType": experiment})
-            group_id = self._ispyb.store_data_collection_group(group)
+            group_id = self._ispyb.store_data_collection_group(self._group_of(collection, session_id))
         if collection.session_id in (None, ""):
             collection = collection.model_copy(update={"session_id": session_id})
         collection_id = self._ispyb.store_data_collection(collection, int(group_id), detector_id)
         return collection_id, detector_id
+
+    @staticmethod
+    def _group_of(collection: DataCollection, session_id: int) -> DataCollectionGroup:
+        """The group of a collection stored without one, as mxcubecore's value factory builds it.
+
+        The sample, its place in the sample changer and the start time belong
+        to the group in ISPyB: without them the collection is not linked to
+        its sample.
+        """
+        reference = collection.sample_reference
+        sample_id = collection.bl_sample_id or (reference.bl_sample_id if reference is not None else None)
+        values = {
+            "sessionId": session_id,
+            "experimentType": collection.experiment_type or "OSC",
+            "blSampleId": sample_id if str(sample_id or "").lstrip("-").isdigit() and int(sample_id) > 0 else None,
+            "actualContainerSlotInSC": collection.actual_container_slot_in_sc,
+            "actualSampleSlotInContainer": collection.actual_sample_slot_in_container,
+            "actualContainerBarcode": collection.actual_container_barcode,
+            "actualSampleBarcode": collection.actual_sample_barcode,
+            "workflowId": collection.workflow_id,
+            "startTime": collection.collection_start_time,
+        }
+        return DataCollectionGroup.from_legacy({k: v for k, v in values.items() if v not in (None, "")})
 
     def _write_data_collection_update(self, collection: DataCollection) -> None:
         if not collection.collection_id:
