@@ -330,8 +330,12 @@ class ICATLIMS(AbstractLims):
     def _identify(self, key: str) -> _Identity:
         beamlines = ", ".join(jpql_string(b.upper()) for b in self.compatible_beamlines())
 
+        session = self._icat.user(key)
+        known_name = session.user_name if session is not None else None
+
         def read(client: Any) -> _Identity:
-            name = str(client.getUserName())
+            # The login already asked ICAT for the name: one round trip less.
+            name = known_name or str(client.getUserName())
             users = client.search(f"SELECT o FROM User o WHERE o.name = {jpql_string(name)}")
             full_name = str(getattr(users[0], "fullName", None) or name) if users else name
             staff = name in self.config.staff_users or bool(

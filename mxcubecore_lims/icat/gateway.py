@@ -239,7 +239,7 @@ class IcatGateway:
             try:
                 session_id = client.login(plugin, {k: v.get_secret_value() for k, v in credentials.items()})
                 user_name = str(client.getUserName())
-                remaining = float(client.getRemainingMinutes())
+                remaining = _remaining_after_login(client)
             except icat_errors.ICATSessionError as error:
                 raise LimsAuthenticationError(f"ICAT refused the login of '{username}' ({plugin})") from error
             except Exception as error:
@@ -347,6 +347,22 @@ class IcatGateway:
         except LimsAuthenticationError as error:
             self._users.pop(session.key, None)
             raise IcatSessionError(operation, f"the ICAT session of '{session.key}' ended and re-login failed") from error
+
+
+def _remaining_after_login(client: Any) -> float:
+    """Minutes left in a session just opened.
+
+    python-icat's ``login`` has just asked the server (to schedule its own
+    auto-refresh, ``AutoRefreshRemain`` minutes before the end); reuse that
+    answer instead of a second round trip, or ask when the client differs.
+    """
+    scheduled = getattr(client, "_next_refresh", None)
+    margin = getattr(client, "AutoRefreshRemain", None)
+    if isinstance(scheduled, (int, float)) and isinstance(margin, (int, float)):
+        left = (scheduled - time.time()) / 60.0 + margin
+        if left > margin:  # a session shorter than the margin: ask exactly
+            return left
+    return float(client.getRemainingMinutes())
 
 
 def _refresh_after(remaining_minutes: float) -> float:
