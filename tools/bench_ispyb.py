@@ -969,6 +969,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
     try:
         with tempfile.TemporaryDirectory(prefix="bench_ispyb_") as temporary:
+            # Our LIMS objects journal every write: a private journal per run,
+            # never one an earlier run left behind.
+            os.environ["MXCUBECORE_LIMS_STATE_DIR"] = str(Path(temporary) / "state")
             report = _run(arguments, Path(temporary).resolve())
     except RefusedError as refusal:
         print(f"bench_ispyb: refusing to report: {refusal}", file=sys.stderr)
