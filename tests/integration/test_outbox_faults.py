@@ -199,13 +199,18 @@ class CallTimer:
 
 def collect(
     lims: Any, number: int, directory: Path | str, session_id: Any, *, sample: Any = None,
-    images: int = 3, timer: Optional[CallTimer] = None,
+    images: int = 3, timer: Optional[CallTimer] = None, real_ids: bool = False,
 ) -> Any:
-    """store -> update -> update -> images -> status update -> finalize, as AbstractCollect."""
+    """store -> update -> update -> images -> status update -> finalize, as AbstractCollect.
+
+    With ``real_ids`` (the LIMS is up and nothing waits), the ids returned must be real (positive).
+    """
     timed = timer or (lambda operation, call, *args: call(*args))
     dc = collection_dict(number, directory, session_id, sample)
     collection_id, _ = timed("store", lims.store_data_collection, dc, None)
     assert isinstance(collection_id, int) and collection_id != 0
+    if real_ids:
+        assert collection_id > 0, f"collection {number}: provisional id {collection_id} while the LIMS is up"
     dc["collection_id"] = collection_id
     dc.update(
         {
@@ -285,7 +290,9 @@ def test_ispyb_burst_of_300_collections_survives_an_outage(tmp_path: Path, ispyb
             assert lims.outbox_status()["pending"] > 0
             server.start()
         use = down_timer if 100 <= number < 180 else timer
-        collection_id = collect(lims, number, f"/data/mx415/{prefix_of(number)}", session.session_id, timer=use)
+        collection_id = collect(
+            lims, number, f"/data/mx415/{prefix_of(number)}", session.session_id, timer=use, real_ids=number < 100
+        )
         if 100 <= number < 180:
             provisional.append(collection_id)
     burst = time.monotonic() - started
@@ -334,26 +341,27 @@ def assert_icat_has_each_once(server: Any, numbers: range, images: int, data: Pa
 # 2. ICAT burst with an outage in the middle
 
 
-ICAT_BURST = 300
+#: Fewer than ISPyB's 300: an ICAT upload (metadata.json + Dataset with its
+#: files and ~30 parameters) costs ~0.15 s, and 300 took ~57 s here.
+ICAT_BURST = 150
 
-
-def test_icat_burst_of_300_collections_survives_an_outage(tmp_path: Path, icat_server_factory: Any) -> None:
-    """300 collections (own directory each); ICAT stopped after 100, back after 180: one Dataset each."""
+def test_icat_burst_of_collections_survives_an_outage(tmp_path: Path, icat_server_factory: Any) -> None:
+    """150 collections (own directory each); ICAT stopped after 50, back after 90: one Dataset each."""
     server = icat_server_factory(db_path=tmp_path / "icat.sqlite")
     lims = make_icat_lims(tmp_path, server, **FAST_OUTBOX)
     session, samples = icat_login(lims, server)
     data = tmp_path / "data"
     down_timer = CallTimer()
     for number in range(ICAT_BURST):
-        if number == 100:
+        if number == 50:
             server.stop()
-        if number == 180:
+        if number == 90:
             assert lims.outbox_status()["pending"] > 0
             server.start()
         directory = data / prefix_of(number)
         directory.mkdir(parents=True)
-        timer = down_timer if 100 <= number < 180 else None
-        collect(lims, number, directory, session.session_id, sample=samples[0], timer=timer)
+        timer = down_timer if 50 <= number < 90 else None
+        collect(lims, number, directory, session.session_id, sample=samples[0], timer=timer, real_ids=number < 50)
     assert down_timer.longest() < 2.5, down_timer.longest()
     assert_drained(lims, 60.0)
     assert_icat_has_each_once(server, range(ICAT_BURST), images=3, data=data)
@@ -367,7 +375,7 @@ def test_icat_burst_of_300_collections_survives_an_outage(tmp_path: Path, icat_s
 def test_esrf_lims_both_down_mid_burst_every_collection_once_in_each(
     tmp_path: Path, icat_server_factory: Any, ispyb_server_factory: Any
 ) -> None:
-    """ESRFLIMS (ICAT + ISPyB); both stopped after 40 of 120 collections, both back after 80."""
+    """ESRFLIMS (ICAT + ISPyB); both stopped after 20 of 60 collections, both back after 40."""
     icat = icat_server_factory(db_path=tmp_path / "icat.sqlite")
     ispyb = ispyb_server_factory(db_path=tmp_path / "ispyb.sqlite")
     lims = make_esrf_lims(tmp_path, icat, ispyb, **FAST_OUTBOX)
@@ -377,19 +385,24 @@ def test_esrf_lims_both_down_mid_burst_every_collection_once_in_each(
     samples = lims.get_samples("ICAT")
     members = lims.members()
     data = tmp_path / "data"
-    total = 120
+    total = 60
+    timers = {"up": CallTimer(), "down": CallTimer(), "back": CallTimer()}
     for number in range(total):
-        if number == 40:
+        if number == 20:
             icat.stop()
             ispyb.stop()
-        if number == 80:
+        if number == 40:
             assert members["drac"].outbox_status()["pending"] > 0
             assert members["ispyb"].outbox_status()["pending"] > 0
             icat.start()
             ispyb.start()
         directory = data / prefix_of(number)
         directory.mkdir(parents=True)
-        collect(lims, number, directory, session.session_id, sample=samples[0])
+        phase = "up" if number < 20 else ("down" if number < 40 else "back")
+        collect(lims, number, directory, session.session_id, sample=samples[0], real_ids=number < 20, timer=timers[phase])
+    # While both are down no call waits for either. (After the restart a call
+    # may wait for a member's backlog replay: see the xfail test in section 7.)
+    assert timers["down"].longest() < 2.5, timers["down"].longest()
     for member in members.values():
         assert_drained(member, 60.0)
     assert_icat_has_each_once(icat, range(total), images=3, data=data)
@@ -404,3 +417,223 @@ def test_esrf_lims_both_down_mid_burst_every_collection_once_in_each(
     images = ispyb.store.rows("Image")
     assert len(images) == 3 * total
     assert all(row["fileName"].startswith(prefix_of(by_id[row["dataCollectionId"]]) + "_") for row in images)
+
+
+# --------------------------------------------------------------------------
+# 4. MXCuBE restarted while records wait in the journal
+
+
+def restart_mxcube(lims: Any) -> None:
+    """Throws the LIMS object away as a stopped MXCuBE would (journal closed, repository gone)."""
+    lims.close_outbox()
+    HWR.uninit_hardware_repository()
+
+
+def test_ispyb_records_waiting_at_restart_are_delivered_by_the_next_mxcube(
+    tmp_path: Path, ispyb_server_factory: Any
+) -> None:
+    """ISPyB down, 4 collections journalled, MXCuBE restarted: the new object delivers them, no login needed."""
+    server = ispyb_server_factory(db_path=tmp_path / "ispyb.sqlite")
+    journal = tmp_path / "journal" / "ispyb.outbox.sqlite"
+    lims = make_ispyb_lims(tmp_path, server, outbox_file=str(journal), **FAST_OUTBOX)
+    session = ispyb_login(lims)
+    server.stop()
+    ids = [collect(lims, number, f"/data/mx415/{prefix_of(number)}", session.session_id) for number in range(4)]
+    assert all(cid < 0 for cid in ids)
+    waiting = lims.outbox_status()["pending"]
+    assert waiting == 4 * 7
+    restart_mxcube(lims)
+    assert server.store.rows("DataCollection") == []
+
+    server.start()
+    again = make_ispyb_lims(tmp_path, server, config_name="config-after-restart", outbox_file=str(journal), **FAST_OUTBOX)
+    assert again is not lims and again.outbox.path == journal
+    assert not again.session_manager.users  # nobody logged in
+    assert_drained(again, 20.0)
+    assert_ispyb_has_each_once(server, range(4), images=3)
+    assert len(server.store.rows("DataCollectionGroup")) == 4
+    assert again.outbox_status()["delivered"] == waiting
+
+
+def test_icat_records_waiting_at_restart_wait_for_a_login_then_are_delivered(
+    tmp_path: Path, icat_server_factory: Any
+) -> None:
+    """ICAT down, 3 collections journalled, MXCuBE restarted: they wait while nobody is logged in, go after a login."""
+    server = icat_server_factory(db_path=tmp_path / "icat.sqlite")
+    journal = tmp_path / "journal" / "icat.outbox.sqlite"
+    lims = make_icat_lims(tmp_path, server, outbox_file=str(journal), **FAST_OUTBOX)
+    session, samples = icat_login(lims, server)
+    timer = CallTimer()
+    data = tmp_path / "data"
+    server.stop()
+    for number in range(3):
+        (data / prefix_of(number)).mkdir(parents=True)
+        collect(lims, number, data / prefix_of(number), session.session_id, sample=samples[0], timer=timer)
+    # Only the uploads need ICAT: nothing else may wait for the call timeout.
+    assert timer.longest() < 1.0, dict(timer.durations)
+    assert lims.outbox_status()["pending"] > 0
+    restart_mxcube(lims)
+
+    server.start()
+    before = server.store.count("Dataset")
+    again = make_icat_lims(tmp_path, server, config_name="config-after-restart", outbox_file=str(journal), **FAST_OUTBOX)
+    assert again.outbox.path == journal
+    assert not again.outbox.wait_delivered(3.0), "delivered with nobody logged in to ICAT"
+    status = again.outbox_status()
+    assert status["pending"] > 0 and status["failed"] == 0, status
+    assert "logged in" in (status["last_error"] or ""), status
+    assert server.store.count("Dataset") == before
+
+    again.login("alice", "alice-pw", False)
+    assert_drained(again, 20.0)
+    assert_icat_has_each_once(server, range(3), images=3, data=data)
+
+
+# --------------------------------------------------------------------------
+# 5. A LIMS slower than the call timeout
+
+
+def test_slow_ispyb_calls_return_at_the_call_timeout_and_nothing_is_sent_twice(
+    tmp_path: Path, ispyb_server_factory: Any
+) -> None:
+    """latency 1.5 s, outbox_call_timeout 0.5 s: every call returns well under 1.5 s; one row per write."""
+    server = ispyb_server_factory(db_path=tmp_path / "ispyb.sqlite")
+    lims = make_ispyb_lims(tmp_path, server, outbox_call_timeout="0.5", outbox_retry_max="1")
+    session = ispyb_login(lims)
+    server.latency = 1.5
+    timer = CallTimer()
+    for number in range(3):
+        collect(lims, number, f"/data/mx415/{prefix_of(number)}", session.session_id, images=2, timer=timer)
+    assert set(timer.durations) == {"store", "update", "image", "finalize"}
+    assert timer.longest() < 1.2, {k: max(v) for k, v in timer.durations.items()}
+    assert lims.outbox_status()["pending"] > 0
+    # The server recovers; requests already on their way land, nothing is re-sent.
+    server.latency = 0.0
+    assert_drained(lims, 30.0)
+    assert_ispyb_has_each_once(server, range(3), images=2)
+    assert len(server.store.rows("DataCollectionGroup")) == 3
+
+
+# --------------------------------------------------------------------------
+# 6. The outboxChanged signal
+
+
+def test_outbox_changed_signal_counts_up_while_down_and_back_to_zero(tmp_path: Path, ispyb_server_factory: Any) -> None:
+    """outboxChanged: pending rises while ISPyB is down, falls to 0 once it is back."""
+    server = ispyb_server_factory(db_path=tmp_path / "ispyb.sqlite")
+    lims = make_ispyb_lims(tmp_path, server, **FAST_OUTBOX)
+    session = ispyb_login(lims)
+    seen: list[dict[str, Any]] = []
+
+    def on_outbox_changed(status: dict[str, Any]) -> None:
+        seen.append(status)
+
+    lims.connect("outboxChanged", on_outbox_changed)
+    collect(lims, 0, "/data/mx415/c000", session.session_id)
+    server.stop()
+    for number in range(1, 3):
+        collect(lims, number, f"/data/mx415/{prefix_of(number)}", session.session_id)
+    pending = [status["pending"] for status in seen]
+    assert max(pending) == 14, pending
+    peak = pending.index(14)
+    assert pending[: peak + 1] == sorted(pending[: peak + 1]), "pending went down while ISPyB was down"
+    assert seen[-1]["last_error"] and "ISPyB" in seen[-1]["last_error"]
+    server.start()
+    assert_drained(lims, 20.0)
+    gevent.sleep(0.1)
+    pending = [status["pending"] for status in seen]
+    assert pending[-1] == 0 and seen[-1]["failed"] == 0, seen[-1]
+    assert pending[pending.index(14):] == sorted(pending[pending.index(14):], reverse=True)
+    assert seen[-1]["delivered"] >= 21
+    assert_ispyb_has_each_once(server, range(3), images=3)
+
+
+# --------------------------------------------------------------------------
+# 7. Callers during a backlog replay
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Outbox.replay holds the journal lock across the whole backlog, so a new write "
+    "(which only needs to be journalled behind it) waits for the entire drain, far beyond outbox_call_timeout",
+)
+def test_a_write_during_a_backlog_replay_returns_within_the_call_timeout(
+    tmp_path: Path, ispyb_server_factory: Any
+) -> None:
+    """ISPyB back after 100 collections were journalled: a new collection is not held up by the replay."""
+    server = ispyb_server_factory(db_path=tmp_path / "ispyb.sqlite")
+    lims = make_ispyb_lims(tmp_path, server, outbox_call_timeout="1", outbox_retry_max="1")
+    session = ispyb_login(lims)
+    server.stop()
+    for number in range(100):
+        collect(lims, number, f"/data/mx415/{prefix_of(number)}", session.session_id)
+    server.start()
+    deadline = time.monotonic() + 5.0
+    while lims.outbox_status()["delivered"] == 0 and time.monotonic() < deadline:
+        gevent.sleep(0.02)  # the replay greenlet has started on the backlog
+    assert lims.outbox_status()["delivered"] > 0
+    timer = CallTimer()
+    collect(lims, 100, "/data/mx415/c100", session.session_id, timer=timer)
+    longest = timer.longest()
+    assert_drained(lims, 60.0)
+    assert_ispyb_has_each_once(server, range(101), images=3)
+    assert longest < 1.5, f"a write waited {longest:.1f} s for the replay of the backlog"
+
+
+# --------------------------------------------------------------------------
+# 8. ISPyB going down between the requests of one journalled write
+
+
+BeamlineConfig = collections.namedtuple(
+    "BeamlineConfig",
+    "synchrotron_name directory_prefix default_exposure_time minimum_exposure_time detector_fileext "
+    "detector_type detector_manufacturer detector_model detector_px detector_py undulators "
+    "focusing_optic monochromator_type beam_divergence_vertical beam_divergence_horizontal "
+    "polarisation input_files_server",
+)
+
+SETUP = BeamlineConfig(
+    "DEMO", "/data", 0.04, 0.01, "cbf", "Pilatus", "DECTRIS", "PILATUS3 6M", 0.172, 0.172,
+    [], "Toroidal", "Si111", 0.0, 0.0, 0.99, "",
+)
+
+
+def stop_after_insert(server: Any, table: str) -> None:
+    """Makes the emulator go down right after it first inserts a row into ``table``.
+
+    The request that inserted the row never gets its answer: the server is
+    stopped while that request waits, as a crashed ISPyB would.
+    """
+    insert = server.store.insert
+    fired = []
+
+    def insert_then_stop(into: str, values: dict[str, Any]) -> int:
+        key = insert(into, values)
+        if into == table and not fired:
+            fired.append(key)
+            gevent.spawn(server.stop)
+            gevent.sleep(5.0)  # killed by stop(): the answer is lost
+        return key
+
+    server.store.insert = insert_then_stop
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a record whose requests reached ISPyB but whose answer was lost is sent again in full at replay: "
+    "store_data_collection is one record but three ISPyB writes (set-up, group, collection), none idempotent",
+)
+@pytest.mark.parametrize("lost_after", ["DataCollectionGroup", "DataCollection"])
+def test_ispyb_down_mid_store_leaves_no_extra_rows(tmp_path: Path, ispyb_server_factory: Any, lost_after: str) -> None:
+    """ISPyB dies right after inserting a group (or the collection): after replay, one set-up, group and collection."""
+    server = ispyb_server_factory(db_path=tmp_path / "ispyb.sqlite")
+    lims = make_ispyb_lims(tmp_path, server, **FAST_OUTBOX)
+    session = ispyb_login(lims)
+    stop_after_insert(server, lost_after)
+    dc = collection_dict(0, "/data/mx415/c000", session.session_id)
+    collection_id, _ = lims.store_data_collection(dc, SETUP)
+    assert collection_id < 0 and lims.outbox_status()["pending"] == 1
+    server.start()
+    assert_drained(lims, 20.0)
+    counts = {table: len(server.store.rows(table)) for table in ("BeamLineSetup", "DataCollectionGroup", "DataCollection")}
+    assert counts == {"BeamLineSetup": 1, "DataCollectionGroup": 1, "DataCollection": 1}
