@@ -48,6 +48,7 @@ import gevent.lock
 from mxcubecore_lims.errors import LimsError, LimsUnavailableError
 
 __all__ = [
+    "Checkpoint",
     "Delivery",
     "Outbox",
     "OutboxError",
@@ -147,6 +148,39 @@ class Delivery:
         return list(self.returns)
 
 
+class Checkpoint:
+    """What one delivery has done so far, kept in the journal.
+
+    A write that takes several requests (ISPyB: beamline set-up, group, then
+    the collection) saves each id as it gets it; when the LIMS goes away
+    half-way, the retry resumes instead of storing the first steps again.
+
+    Attributes:
+        previous_attempts: Attempts made before this one (0 on the first): a
+            retry may look up what an unanswered request stored.
+    """
+
+    def __init__(
+        self,
+        data: Optional[dict[str, Any]] = None,
+        previous_attempts: int = 0,
+        persist: Optional[Callable[[dict[str, Any]], None]] = None,
+    ) -> None:
+        self.data: dict[str, Any] = dict(data or {})
+        self.previous_attempts = previous_attempts
+        self._persist = persist
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A value saved by an earlier step (of this attempt or an earlier one)."""
+        return self.data.get(key, default)
+
+    def save(self, key: str, value: Any) -> None:
+        """Keeps a step's result, in the journal at once."""
+        self.data[key] = value
+        if self._persist is not None:
+            self._persist(self.data)
+
+
 @dataclass(frozen=True)
 class Record:
     """One journalled write."""
@@ -161,6 +195,7 @@ class Record:
     created: float
     provisional: Optional[list[Optional[int]]]
     result: Any
+    progress: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -209,7 +244,8 @@ _SCHEMA = (
         created REAL NOT NULL,
         delivered_at REAL,
         provisional TEXT,
-        result TEXT)""",
+        result TEXT,
+        progress TEXT)""",
     "CREATE INDEX IF NOT EXISTS records_status ON records (status, seq)",
     """CREATE TABLE IF NOT EXISTS ids (
         kind TEXT NOT NULL,
@@ -225,8 +261,9 @@ class Outbox:
 
     Args:
         path: The SQLite file (created when missing, reused when present).
-        deliver: ``deliver(kind, payload)`` sends one record and returns the
-            LIMS's result; it raises to report failure (see module doc).
+        deliver: ``deliver(kind, payload, checkpoint)`` sends one record and
+            returns the LIMS's result; it raises to report failure (see module
+            doc). The :class:`Checkpoint` keeps its partial progress.
         deliveries: How each kind is delivered (references, results).
         call_timeout: Seconds a delivery may take before it counts as
             "unreachable" (the caller's wait is bounded by this).
@@ -242,7 +279,7 @@ class Outbox:
     def __init__(
         self,
         path: str | Path,
-        deliver: Callable[[str, Any], Any],
+        deliver: Callable[[str, Any, Checkpoint], Any],
         deliveries: Mapping[str, Delivery],
         *,
         call_timeout: float = 30.0,
@@ -273,6 +310,9 @@ class Outbox:
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process crash
             for statement in _SCHEMA:
                 self._db.execute(statement)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
+            if "progress" not in columns:  # a journal from before checkpoints
+                self._db.execute("ALTER TABLE records ADD COLUMN progress TEXT")
         except sqlite3.Error as error:
             raise OutboxError(f"cannot open the outbox journal {self.path}: {error}") from error
         row = self._db.execute(
@@ -350,19 +390,23 @@ class Outbox:
             earlier = self._db.execute(
                 "SELECT COUNT(*) FROM records WHERE status = ? AND seq < ?", (PENDING, seq)
             ).fetchone()[0]
-            if not earlier:
-                try:
-                    outcome = self._attempt(self._record(seq))
-                except Exception:
-                    self._notify()
-                    raise
-                if outcome is not None:
-                    self._notify()
-                    return outcome[0]
+            record = self._record(seq)
+        # The lock is not held while the LIMS is waited for: a write made
+        # meanwhile journals itself behind this one and returns at once.
+        if not earlier:
+            try:
+                outcome = self._attempt(record)
+            except Exception:
+                self._notify()
+                raise
+            if outcome is not None:
+                self._notify()
+                return outcome[0]
+        with self._lock:
             self._counter("deferred")
-            self._kick()
-            self._notify()
-            return self._shape(delivery, provisional)
+        self._kick()
+        self._notify()
+        return self._shape(delivery, provisional)
 
     @staticmethod
     def _shape(delivery: Delivery, values: list[Optional[int]]) -> Any:
@@ -376,8 +420,8 @@ class Outbox:
 
     def _record(self, seq: int) -> Record:
         row = self._db.execute(
-            "SELECT seq, kind, key, payload, status, attempts, last_error, created, provisional, result "
-            "FROM records WHERE seq = ?",
+            "SELECT seq, kind, key, payload, status, attempts, last_error, created, provisional, result, "
+            "progress FROM records WHERE seq = ?",
             (seq,),
         ).fetchone()
         return Record(
@@ -391,6 +435,7 @@ class Outbox:
             created=row[7],
             provisional=json.loads(row[8]) if row[8] else None,
             result=_loads(row[9]),
+            progress=_loads(row[10]) or {},
         )
 
     def _resolve(self, record: Record) -> Any:
@@ -436,7 +481,8 @@ class Outbox:
             payload = self._resolve(record)
         except LookupError as error:
             return self._outcome(record, None, error)
-        flight = gevent.spawn(self._send_capped, record.kind, payload)
+        checkpoint = Checkpoint(record.progress, record.attempts, lambda data: self._save_progress(record.seq, data))
+        flight = gevent.spawn(self._send_capped, record.kind, payload, checkpoint)
         self._in_flight[record.seq] = flight
         flight.join(timeout=self.call_timeout)
         if not flight.ready():
@@ -451,13 +497,19 @@ class Outbox:
         del self._in_flight[record.seq]
         return self._outcome(record, *flight.value)
 
-    def _send_capped(self, kind: str, payload: Any) -> tuple[Any, Optional[BaseException]]:
+    def _save_progress(self, seq: int, data: dict[str, Any]) -> None:
+        if not self._closed:
+            self._db.execute("UPDATE records SET progress = ? WHERE seq = ?", (_dumps(data), seq))
+
+    def _send_capped(
+        self, kind: str, payload: Any, checkpoint: Checkpoint
+    ) -> tuple[Any, Optional[BaseException]]:
         """``(result, None)`` or ``(None, error)``: a failed delivery is an outcome, not a crash."""
         # The clients carry their own timeouts; this cap only guards against
         # a client that has none.
         try:
             with gevent.Timeout(max(300.0, 10 * self.call_timeout)):
-                return self._deliver(kind, payload), None
+                return self._deliver(kind, payload, checkpoint), None
         except Exception as error:
             return None, error
         except gevent.Timeout as error:
@@ -534,21 +586,26 @@ class Outbox:
             The number delivered.
         """
         delivered = 0
-        with self._lock:
-            while True:
+        while True:
+            # One record at a time, the lock not held while the LIMS is waited
+            # for: writes made during a long replay journal themselves at once.
+            with self._lock:
                 row = self._db.execute(
                     "SELECT seq FROM records WHERE status = ? ORDER BY seq LIMIT 1", (PENDING,)
                 ).fetchone()
                 if row is None:
                     self._next_attempt = None
                     break
-                try:
-                    outcome = self._attempt(self._record(row[0]))
-                except Exception:
-                    continue  # marked failed; the journal goes on
-                if outcome is None:
-                    break
-                delivered += 1
+                record = self._record(row[0])
+            try:
+                outcome = self._attempt(record)
+            except Exception:
+                continue  # marked failed; the journal goes on
+            if outcome is None:
+                break
+            delivered += 1
+            if delivered % 50 == 0:
+                self._notify()
         self._notify()
         return delivered
 

@@ -63,7 +63,7 @@ from mxcubecore_lims.model import (
     XfeSpectrumStoreResult,
 )
 from mxcubecore_lims.model.session import Lims, LimsSessionManager, LimsUser, Session
-from mxcubecore_lims.outbox import Delivery, Outbox, OutboxStatus
+from mxcubecore_lims.outbox import Checkpoint, Delivery, Outbox, OutboxStatus
 
 LegacyDict = Dict[str, Any]
 Id = Optional[int]
@@ -131,6 +131,8 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.outbox: Optional[Outbox] = None
+        #: Progress of the write being delivered (see :class:`~mxcubecore_lims.outbox.Checkpoint`).
+        self.delivery_checkpoint = Checkpoint()
         self.session_manager = LimsSessionManager(active_session=None, sessions=[], users={})
         self.samples: list[dict[str, Any]] = []
         self._tokens: dict[str, str | dict] = {}
@@ -208,8 +210,20 @@ class AbstractLims(core_abstract_lims.AbstractLims, abc.ABC):
             return record
         return record.model_copy(update={"session_id": active.session_id})
 
-    def _deliver(self, kind: str, payload: Dict[str, Any]) -> Any:
-        """Sends one journalled write to the backend (the ``_write_*`` hooks)."""
+    def _deliver(self, kind: str, payload: Dict[str, Any], checkpoint: Optional[Checkpoint] = None) -> Any:
+        """Sends one journalled write to the backend (the ``_write_*`` hooks).
+
+        ``checkpoint`` (the journal's record of this write's progress) is
+        reachable from the hooks as :attr:`delivery_checkpoint` meanwhile.
+        """
+        previous = self.delivery_checkpoint
+        self.delivery_checkpoint = checkpoint or Checkpoint()
+        try:
+            return self._deliver_now(kind, payload)
+        finally:
+            self.delivery_checkpoint = previous
+
+    def _deliver_now(self, kind: str, payload: Dict[str, Any]) -> Any:
         if kind == "data_collection":
             setup = payload.get("setup")
             return self._write_data_collection(

@@ -552,9 +552,9 @@ class ICATLIMS(AbstractLims):
                 payload["images"] = [image.to_legacy() for image in pending.images]
         return payload
 
-    def _deliver(self, kind: str, payload: dict[str, Any]) -> Any:
+    def _deliver_now(self, kind: str, payload: dict[str, Any]) -> Any:
         if kind not in ("data_collection_end", "energy_scan", "xfe_spectrum"):
-            return super()._deliver(kind, payload)
+            return super()._deliver_now(kind, payload)
         try:
             context = _WriteContext(**payload["icat"]) if "icat" in payload else self._context()
         except LimsNoSessionError as error:

@@ -278,15 +278,26 @@ class ISPyBAbstractLims(AbstractLims):
         self, collection: DataCollection, setup: Optional[BeamlineSetup]
     ) -> Tuple[Id, Id]:
         session_id = self._session_id_for(collection.session_id)
+        # Three ISPyB writes make one record: each id is kept in the journal as
+        # it comes, so a retry after ISPyB went away half-way resumes.
+        step = self.delivery_checkpoint
         detector_id = None
         if setup is not None:
-            self._ispyb.store_beamline_setup(session_id, setup)
+            if step.get("beamline_setup_id") is None:
+                step.save("beamline_setup_id", self._ispyb.store_beamline_setup(session_id, setup))
             detector_id = self._ispyb.find_detector(setup)
-        group_id = collection.group_id
+        group_id = collection.group_id or step.get("group_id")
         if not group_id:
             group_id = self._ispyb.store_data_collection_group(self._group_of(collection, session_id))
+            step.save("group_id", group_id)
         if collection.session_id in (None, ""):
             collection = collection.model_copy(update={"session_id": session_id})
+        info = collection.fileinfo
+        if step.previous_attempts and info is not None and info.directory and info.prefix:
+            # An earlier attempt may have stored it and lost the answer.
+            found = self._ispyb.find_data_collection_by_files(info.directory, info.prefix, info.run_number or 1)
+            if found is not None:
+                return found, detector_id
         collection_id = self._ispyb.store_data_collection(collection, int(group_id), detector_id)
         return collection_id, detector_id
 

@@ -201,6 +201,23 @@ class IspybAdapter:
             self._build("collection", "dataCollectionWS3VO", values),
         )
 
+    def find_data_collection_by_files(
+        self, directory: str, prefix: str, run_number: int
+    ) -> Optional[int]:
+        """``findDataCollectionFromImageDirectoryAndImagePrefixAndNumber``: the id, or None.
+
+        A directory, file prefix and run number name one collection's images,
+        so this finds a collection stored by a request whose answer was lost.
+        """
+        found = self._one(
+            "collection",
+            "findDataCollectionFromImageDirectoryAndImagePrefixAndNumber",
+            directory,
+            prefix,
+            int(run_number),
+        )
+        return None if not found or found.get("dataCollectionId") is None else int(found["dataCollectionId"])
+
     def store_image(self, image: Image) -> int:
         """``storeOrUpdateImage``: creates (or updates, with ``imageId``) an image.
 

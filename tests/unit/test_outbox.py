@@ -32,7 +32,7 @@ class FakeLims:
         self.rows: list[tuple[str, Any]] = []
         self.delay = 0.0
 
-    def __call__(self, kind: str, payload: Any) -> Any:
+    def __call__(self, kind: str, payload: Any, checkpoint: Any = None) -> Any:
         if self.delay:
             gevent.sleep(self.delay)
         if not self.up:
@@ -196,3 +196,24 @@ def test_unavailability_is_found_in_the_cause_chain() -> None:
     except RuntimeError as outer:
         assert is_unavailable(outer)
     assert not is_unavailable(LimsDataError("X", "y", 1, "bad"))
+
+
+def test_a_retry_resumes_from_the_saved_steps(tmp_path: Path) -> None:
+    calls: list[tuple[int, Any]] = []
+
+    def two_steps(kind: str, payload: Any, checkpoint: Any) -> Any:
+        calls.append((checkpoint.previous_attempts, dict(checkpoint.data)))
+        if checkpoint.get("first") is None:
+            checkpoint.save("first", 7)
+        if len(calls) == 1:
+            raise LimsUnavailableError("gone after the first step")
+        return (checkpoint.get("first") * 10, None)
+
+    box = Outbox(tmp_path / "outbox.sqlite", two_steps, DELIVERIES)
+    assert box.submit("collection", {"prefix": "a"})[0] < 0
+    box.close()
+    # A new process: the step saved before the outage is still known.
+    again = Outbox(tmp_path / "outbox.sqlite", two_steps, DELIVERIES)
+    assert again.replay() == 1
+    assert calls == [(0, {}), (1, {"first": 7})]
+    assert again.records("delivered")[0].result == [70, None]

@@ -442,6 +442,23 @@ def find_data_collection(store: Store, dataCollectionId: int | None = None):
     return _vo(_C, "dataCollectionWS3VO", row)
 
 
+def find_data_collection_by_images(
+    store: Store,
+    imageDirectory: str | None = None,
+    imagePrefix: str | None = None,
+    dataCollectionNumber: int | None = None,
+):
+    # ISPyB answers with the first match (a directory, prefix and run number
+    # name one collection's files), or null.
+    found = store.rows(
+        "DataCollection",
+        imageDirectory=imageDirectory,
+        imagePrefix=imagePrefix,
+        dataCollectionNumber=dataCollectionNumber,
+    )
+    return _vo(_C, "dataCollectionWS3VO", found[0] if found else None)
+
+
 # --------------------------------------------------------------------------
 # samples
 
@@ -528,6 +545,7 @@ HANDLERS: dict[tuple[str, str], Callable[..., Any]] = {
     (_C.name, "storeOrUpdateEnergyScan"): store_or_update_energy_scan,
     (_C.name, "storeOrUpdateXFEFluorescenceSpectrum"): store_or_update_xfe,
     (_C.name, "findDataCollection"): find_data_collection,
+    (_C.name, "findDataCollectionFromImageDirectoryAndImagePrefixAndNumber"): find_data_collection_by_images,
     (_B.name, "echo"): _echo,
     (_B.name, "findSampleInfoLightForProposal"): find_sample_info_light_for_proposal,
     (_B.name, "storeOrUpdateBLSample"): store_or_update_bl_sample,

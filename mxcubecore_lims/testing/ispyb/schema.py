@@ -392,6 +392,11 @@ SERVICES: dict[str, Service] = {
                     "dataCollectionId:int",
                     "dataCollection:tns:dataCollectionWS3VO",
                 ),
+                _op(
+                    "findDataCollectionFromImageDirectoryAndImagePrefixAndNumber",
+                    "imageDirectory:string imagePrefix:string dataCollectionNumber:int",
+                    "dataCollection:tns:dataCollectionWS3VO",
+                ),
                 # storeBLSampleHasEnergyScan: removed from ISPyB in 2015 (reference §2.2),
                 # so deliberately absent.
             ],
