@@ -22,7 +22,8 @@ Delivery outcomes:
   the error, kept for inspection, and the journal moves on. A record that
   refers to a failed record's provisional id fails too.
 
-Delivered records are pruned beyond ``keep_delivered``; pending ones are
+Delivered records are pruned beyond ``keep_delivered`` (every few deliveries,
+so at most twice as many are kept meanwhile); pending ones are
 never dropped: when ``max_pending`` is reached a new write raises
 :class:`OutboxFullError` rather than lose an older one.
 """
@@ -61,6 +62,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+#: Delivered records are pruned every this many deliveries (pruning scans them).
+_PRUNE_EVERY = 100
 
 
 class OutboxError(LimsError):
@@ -338,9 +342,12 @@ class Outbox:
     # -- writing ---------------------------------------------------------------
 
     def _counter(self, name: str) -> int:
-        self._db.execute("INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)", (name,))
-        self._db.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (name,))
-        return int(self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
+        row = self._db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+            (name,),
+        ).fetchone()
+        return int(row[0])
 
     def next_number(self, name: str) -> int:
         """The next value of a named counter kept in the journal (survives restarts).
@@ -381,16 +388,18 @@ class Outbox:
                         self._db.execute(
                             "INSERT INTO ids (kind, provisional, real) VALUES (?, ?, NULL)", (id_kind, value)
                         )
+                key, created, text = uuid.uuid4().hex, time.time(), _dumps(payload)
                 cursor = self._db.execute(
                     "INSERT INTO records (kind, key, payload, status, created, provisional) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    (kind, uuid.uuid4().hex, _dumps(payload), PENDING, time.time(), json.dumps(provisional)),
+                    (kind, key, text, PENDING, created, json.dumps(provisional)),
                 )
                 seq = int(cursor.lastrowid)
             earlier = self._db.execute(
-                "SELECT COUNT(*) FROM records WHERE status = ? AND seq < ?", (PENDING, seq)
-            ).fetchone()[0]
-            record = self._record(seq)
+                "SELECT 1 FROM records WHERE status = ? AND seq < ? LIMIT 1", (PENDING, seq)
+            ).fetchone()
+            # What a read-back would give, without reading back.
+            record = Record(seq, kind, key, _loads(text), PENDING, 0, None, created, provisional, None, {})
         # The lock is not held while the LIMS is waited for: a write made
         # meanwhile journals itself behind this one and returns at once.
         if not earlier:
@@ -569,10 +578,11 @@ class Outbox:
             (status, error, time.time(), _dumps(result), record.seq),
         )
         if status == DELIVERED:
-            self._counter("delivered")
-            self._prune()
+            if self._counter("delivered") % max(1, min(_PRUNE_EVERY, self.keep_delivered)) == 0:
+                self.prune()
 
-    def _prune(self) -> None:
+    def prune(self) -> None:
+        """Drops delivered records beyond ``keep_delivered`` (done every few deliveries)."""
         self._db.execute(
             "DELETE FROM records WHERE status = ? AND seq NOT IN "
             "(SELECT seq FROM records WHERE status = ? ORDER BY seq DESC LIMIT ?)",
@@ -655,16 +665,23 @@ class Outbox:
 
     def status(self) -> OutboxStatus:
         """Counts, the oldest waiting record and the latest error."""
-        oldest = self._db.execute("SELECT MIN(created) FROM records WHERE status = ?", (PENDING,)).fetchone()[0]
+        waiting = {
+            status: (count, oldest)
+            for status, count, oldest in self._db.execute(
+                "SELECT status, COUNT(*), MIN(created) FROM records WHERE status != ? GROUP BY status",
+                (DELIVERED,),
+            )
+        }
         counters = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
+        pending, oldest = waiting.get(PENDING, (0, None))
         return OutboxStatus(
-            pending=self._count(PENDING),
-            failed=self._count(FAILED),
+            pending=int(pending),
+            failed=int(waiting.get(FAILED, (0, None))[0]),
             delivered=int(counters.get("delivered", 0)),
             deferred=int(counters.get("deferred", 0)),
             oldest_pending=oldest,
             last_error=self._last_error,
-            next_attempt=self._next_attempt if self._count(PENDING) else None,
+            next_attempt=self._next_attempt if pending else None,
         )
 
     def records(self, status: Optional[str] = None) -> list[Record]:
@@ -685,8 +702,16 @@ class Outbox:
     def _notify(self) -> None:
         if self.on_change is None:
             return
+        # Observers hear about waiting, failing and recovering, not about each
+        # delivery of a healthy journal: compare what matters for them.
         status = self.status()
-        if status != self._last_status:
+        previous = self._last_status
+        if previous is None or (status.pending, status.failed, status.last_error, status.next_attempt) != (
+            previous.pending,
+            previous.failed,
+            previous.last_error,
+            previous.next_attempt,
+        ):
             self._last_status = status
             try:
                 self.on_change(status)
