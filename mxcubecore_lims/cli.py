@@ -12,6 +12,7 @@ Sub-commands:
 * ``emulate ispyb`` - run the emulated ISPyB SOAP services likewise.
 * ``emulate icat`` - run the emulated ICAT SOAP server likewise.
 * ``outbox status|replay`` - show or deliver the LIMS writes waiting in the journals.
+* ``migrate`` - move ISPyBClient-style configurations to our LIMS objects.
 """
 
 from __future__ import annotations
@@ -111,6 +112,34 @@ def run_demo(args: argparse.Namespace) -> int:
         and all(not n["pending"] and not n["failed"] for n in report.outbox.values())
     )
     return 0 if complete else 1
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Migrates ISPyBClient-style LIMS and LDAP objects to ours; 1 if the result does not check."""
+    from mxcubecore_lims.config.migrate import migrate
+
+    report = migrate(args.path, to=args.to, dry_run=args.dry_run, lookup=args.lookup)
+    if args.dry_run and report.changes:
+        sys.stdout.write(report.diff())
+    for finding in report.findings:
+        print(finding)
+    for problem in report.problems:
+        print(f"{type(problem).__name__}: {problem}")
+    for problem in report.other_problems:
+        print(f"(not migrated, not blocking) {type(problem).__name__}: {problem}")
+    if not report.changes:
+        print(f"{args.path}: nothing to migrate")
+        return 0
+    if not report.ok:
+        print(f"the migrated configuration does not check: nothing written ({len(report.problems)} problem(s))",
+              file=sys.stderr)
+        return 1
+    verb = "would change" if args.dry_run else "changed"
+    for path in report.changed:
+        print(f"{verb} {path}")
+    for backup in report.backups:
+        print(f"backup  {backup}")
+    return 0
 
 
 def run_outbox(args: argparse.Namespace) -> int:
@@ -233,6 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--describe", action="store_true", help="only load and print the object graph")
     demo.add_argument("--collections", type=int, default=8, help="collections to run (default 8)")
     demo.set_defaults(run=run_demo)
+
+    migrate = commands.add_parser("migrate", help="migrate ISPyBClient-style LIMS objects to mxcubecore-lims")
+    migrate.add_argument("path", help="configuration directory (or one object file)")
+    migrate.add_argument("--dry-run", action="store_true", help="print a unified diff; write nothing")
+    migrate.add_argument("--to", choices=["xml", "yaml"], default="xml", help="format of migrated objects")
+    migrate.add_argument("--lookup", action="append", help="more directories on the lookup path")
+    migrate.set_defaults(run=run_migrate)
 
     outbox = commands.add_parser("outbox", help="show or deliver the LIMS objects' journalled writes")
     outbox.add_argument("action", choices=["status", "replay"])

@@ -1,0 +1,421 @@
+"""Migrates ``ISPyBClient``-style configurations to our LIMS objects.
+
+What changes (everything else in the directory is left alone):
+
+* A LIMS object of mxcubecore's ISPyB family (``ISPyBClient``, the mock
+  ``ISPyBClientMockup``, mxcubecore 2.x's ``ProposalTypeISPyBLims`` and
+  ``UserTypeISPyBLims``, and site subclasses: any class named ``...ISPyBClient``
+  or ``...ISPyBLims``) becomes ``mxcubecore_lims.HardwareObjects.UserTypeISPyBLims``
+  when its ``loginType`` is ``user``, else ``...ProposalTypeISPyBLims``.
+  ``loginType`` is dropped; the properties our class declares, the role
+  references and the comments are kept; a property it does not declare is
+  turned into a comment in place and reported with its file and line. A
+  legacy ``<proxy>`` becomes ``proxy_address``.
+* mxcubecore's ``LdapAuthenticator`` becomes ours (which reads the same keys).
+* Site subclasses and the mockup are migrated and reported: their own code
+  (overrides, canned data) does not come along. A mockup without ``ws_root``
+  is pointed at the emulated ISPyB.
+
+The work is done on a copy of the directory, checked there with the strict
+loader, and only then written back, each changed file with a backup
+(``<file>.bak``, or ``.bak.1``, ... when one exists). Running it again changes
+nothing. With ``to="yaml"`` the migrated objects are written as YAML and the
+beamline file's entries follow.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from lxml import etree
+from ruamel.yaml import YAML
+
+from mxcubecore_lims.config.lookup import ALL_SUFFIXES
+from mxcubecore_lims.config.values import declared_fields
+from mxcubecore_lims.errors import LimsConfigError
+
+__all__ = ["Finding", "MigrationReport", "classify", "migrate"]
+
+OURS = "mxcubecore_lims.HardwareObjects."
+PROPOSAL_TYPE = OURS + "ProposalTypeISPyBLims"
+USER_TYPE = OURS + "UserTypeISPyBLims"
+LDAP = OURS + "LdapAuthenticator"
+
+#: Where a mockup without ``ws_root`` is pointed: the emulated ISPyB's default.
+EMULATED_WS_ROOT = "http://127.0.0.1:18080/ispyb/ispyb-ws/ispybWS/"
+
+_STOCK_LIMS = {"ISPyBClient", "ProposalTypeISPyBLims", "UserTypeISPyBLims"}
+_MOCKUP = "ISPyBClientMockup"
+_ROOT_TAGS = {"object", "device", "equipment", "procedure"}
+_PARSER = etree.XMLParser(remove_comments=False, resolve_entities=False, no_network=True)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something the migration could not carry over, or did on the user's behalf.
+
+    Attributes:
+        file: The original file.
+        line: Line of the element concerned, when known.
+        kind: ``unmapped`` (a property our class does not take), ``lost``
+            (behaviour of a site class or mockup that does not come along),
+            or ``info``.
+        message: What happened.
+    """
+
+    file: Path
+    line: Optional[int]
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        return f"{where}: {self.kind}: {self.message}"
+
+
+@dataclass
+class _Change:
+    source: Path  # relative to the directory
+    target: Path  # relative; differs from source when converted to YAML
+    before: str
+    after: str
+
+
+@dataclass
+class MigrationReport:
+    """What a migration did (or would do, in a dry run)."""
+
+    directory: Path
+    changes: list[_Change] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    problems: list[LimsConfigError] = field(default_factory=list)
+    other_problems: list[LimsConfigError] = field(default_factory=list)
+    backups: list[Path] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> list[Path]:
+        """Files written (or to be written): the new path of each migrated object."""
+        return [self.directory / change.target for change in self.changes]
+
+    @property
+    def ok(self) -> bool:
+        """True when the migrated files check clean."""
+        return not self.problems
+
+    def diff(self) -> str:
+        """A unified diff of every change."""
+        parts = []
+        for change in self.changes:
+            parts.extend(
+                difflib.unified_diff(
+                    change.before.splitlines(keepends=True),
+                    change.after.splitlines(keepends=True),
+                    fromfile=f"a/{change.source.as_posix()}",
+                    tofile=f"b/{change.target.as_posix()}",
+                )
+            )
+        return "".join(part if part.endswith("\n") else part + "\n" for part in parts)
+
+
+def classify(class_path: str) -> Optional[str]:
+    """The class a legacy class becomes, or None when it is not ours to migrate."""
+    if not class_path or class_path.startswith(OURS):
+        return None
+    last = class_path.rsplit(".", 1)[-1]
+    if last == "LdapAuthenticator":
+        return LDAP
+    if last in _STOCK_LIMS or last == _MOCKUP or last.endswith(("ISPyBClient", "ISPyBLims")):
+        return USER_TYPE if last == "UserTypeISPyBLims" else PROPOSAL_TYPE
+    return None
+
+
+def _declared(target: str) -> set[str]:
+    from mxcubecore_lims.config.classes import resolve_class
+
+    cls = resolve_class(target, "xml", Path("<migrate>"), 0)
+    return set(declared_fields(cls.HOConfig))
+
+
+def _prolog(text: str) -> str:
+    """Everything before the root element's start tag."""
+    position = 0
+    while True:
+        start = text.find("<", position)
+        if start < 0:
+            return ""
+        for opener, closer in (("<!--", "-->"), ("<?", "?>"), ("<!", ">")):
+            if text.startswith(opener, start):
+                end = text.find(closer, start + len(opener))
+                position = len(text) if end < 0 else end + len(closer)
+                break
+        else:
+            return text[:start]
+
+
+def _comment_text(text: str) -> str:
+    # "--" may not appear inside an XML comment.
+    return " " + text.replace("--", "- -").strip() + " "
+
+
+class _XmlMigration:
+    """Migrates one XML file in place (in the working copy)."""
+
+    def __init__(self, path: Path, original: Path, findings: list[Finding]) -> None:
+        self.path = path
+        self.original = original
+        self.findings = findings
+
+    def run(self) -> Optional[str]:
+        text = self.path.read_text(encoding="utf-8")
+        try:
+            root = etree.fromstring(text.encode("utf-8"), _PARSER)
+        except etree.XMLSyntaxError:
+            return None  # not ours to judge: check reports broken files
+        if not isinstance(root.tag, str) or root.tag not in _ROOT_TAGS:
+            return None
+        legacy = root.get("class", "")
+        target = classify(legacy)
+        if target is None:
+            return None
+        last = legacy.rsplit(".", 1)[-1]
+        login_type = None
+        if target != LDAP:
+            for element in root.findall("loginType"):
+                login_type = (element.text or "").strip().lower()
+                self._remove(element)
+            if login_type == "user":
+                target = USER_TYPE
+        declared = _declared(target)
+        for element in list(root):
+            if not isinstance(element.tag, str) or element.tag == "object":
+                continue
+            if element.tag == "proxy" and target != LDAP:
+                self._proxy(root, element)
+                continue
+            if element.tag not in declared:
+                self._comment_out(element, target)
+        if last == _MOCKUP and root.find("ws_root") is None:
+            added = etree.SubElement(root, "ws_root")
+            added.text = EMULATED_WS_ROOT
+            self._tidy_tail(root, added)
+            self.findings.append(
+                Finding(self.original, root.sourceline, "info", f"no ws_root: pointed at the emulated ISPyB ({EMULATED_WS_ROOT})")
+            )
+        if last not in _STOCK_LIMS and last != "LdapAuthenticator":
+            what = "the mockup's canned proposals and samples" if last == _MOCKUP else f"{last}'s own code"
+            self.findings.append(
+                Finding(
+                    self.original,
+                    root.sourceline,
+                    "lost",
+                    f"{legacy} is migrated to {target.rsplit('.', 1)[-1]}; {what} does not come along",
+                )
+            )
+        note = f"mxcubecore-lims migrate: was {legacy}" + (f" (loginType {login_type})" if login_type else "")
+        marker = etree.Comment(_comment_text(note))
+        marker.tail = root.text or "\n  "
+        root.insert(0, marker)
+        root.set("class", target)
+        # The prolog (declaration, leading comments) is kept byte for byte.
+        result = _prolog(text) + etree.tostring(root, encoding="unicode", with_tail=False)
+        return result + "\n"
+
+    @staticmethod
+    def _tidy_tail(root: Any, added: Any) -> None:
+        siblings = [e for e in root if e is not added]
+        if siblings:
+            added.tail = siblings[-1].tail
+            siblings[-1].tail = root.text or "\n  "
+
+    @staticmethod
+    def _remove(element: Any) -> None:
+        parent = element.getparent()
+        previous = element.getprevious()
+        # Keep the layout: the removed element's tail goes to its predecessor.
+        if previous is not None:
+            previous.tail = element.tail if element.tail is not None else previous.tail
+        else:
+            parent.text = element.tail if element.tail is not None else parent.text
+        parent.remove(element)
+
+    def _comment_out(self, element: Any, target: str) -> None:
+        shown = etree.tostring(element, encoding="unicode", with_tail=False)
+        comment = etree.Comment(_comment_text(f"not used by {target.rsplit('.', 1)[-1]}: {shown}"))
+        comment.tail = element.tail
+        element.getparent().replace(element, comment)
+        self.findings.append(
+            Finding(
+                self.original,
+                element.sourceline,
+                "unmapped",
+                f"<{element.tag}> is not a key of {target.rsplit('.', 1)[-1]}; kept as a comment",
+            )
+        )
+
+    def _proxy(self, root: Any, element: Any) -> None:
+        value = (element.text or "").strip()
+        for scheme in ("https", "http"):
+            child = element.find(scheme)
+            if child is not None and (child.text or "").strip():
+                value = child.text.strip()
+                break
+        line = element.sourceline
+        if not value or root.find("proxy_address") is not None:
+            self._comment_out(element, PROPOSAL_TYPE)
+            return
+        replacement = etree.Element("proxy_address")
+        replacement.text = value
+        replacement.tail = element.tail
+        root.replace(element, replacement)
+        self.findings.append(Finding(self.original, line, "info", f"<proxy> became <proxy_address>{value}</proxy_address>"))
+
+
+def _migrate_yaml(path: Path, original: Path, findings: list[Finding]) -> Optional[str]:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.load(text)
+    except Exception:  # not ours to judge: check reports broken files
+        return None
+    if not isinstance(data, dict):
+        return None
+    legacy = str(data.get("class", ""))
+    target = classify(legacy)
+    if target is None:
+        return None
+    configuration = data.get("configuration") or {}
+    login_type = None
+    if target != LDAP and "loginType" in configuration:
+        login_type = str(configuration.pop("loginType")).strip().lower()
+        if login_type == "user":
+            target = USER_TYPE
+    declared = _declared(target)
+    unmapped = [key for key in list(configuration) if key not in declared]
+    for key in unmapped:
+        line = configuration.lc.key(key)[0] + 1 if hasattr(configuration, "lc") else None
+        value = configuration.pop(key)
+        findings.append(
+            Finding(original, line, "unmapped", f"{key} is not a key of {target.rsplit('.', 1)[-1]}; kept as a comment: {key}: {value}")
+        )
+    if legacy.rsplit(".", 1)[-1] not in _STOCK_LIMS | {"LdapAuthenticator"}:
+        findings.append(Finding(original, 1, "lost", f"{legacy}'s own code does not come along"))
+    data["class"] = f"{target}.{target.rsplit('.', 1)[-1]}"  # YAML names module and class
+    note = [f"mxcubecore-lims migrate: was {legacy}" + (f" (loginType {login_type})" if login_type else "")]
+    note += [f"not used by {target.rsplit('.', 1)[-1]}: {f.message.rsplit(': ', 1)[-1]}" for f in findings if f.file == original and f.kind == "unmapped"]
+    data.yaml_set_start_comment("\n".join(note))
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
+
+
+def _backup_path(path: Path) -> Path:
+    candidate = path.with_name(path.name + ".bak")
+    number = 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}.bak.{number}")
+        number += 1
+    return candidate
+
+
+def _retarget_references(work: Path, renamed: dict[str, str]) -> list[_Change]:
+    """Beamline (YAML) files naming a converted file by its old name follow it."""
+    changes = []
+    for path in sorted(work.rglob("*")):
+        if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        updated = text
+        for old, new in renamed.items():
+            updated = updated.replace(f": {old}\n", f": {new}\n").replace(f": /{old}\n", f": /{new}\n")
+        if updated != text:
+            path.write_text(updated, encoding="utf-8")
+            relative = path.relative_to(work)
+            changes.append(_Change(relative, relative, text, updated))
+    return changes
+
+
+def migrate(
+    path: str | Path,
+    to: str = "xml",
+    dry_run: bool = False,
+    lookup: Optional[list[str | Path]] = None,
+) -> MigrationReport:
+    """Migrates a configuration directory (or one file in it).
+
+    Args:
+        path: A beamline configuration directory, or one object file.
+        to: ``xml`` (keep the format) or ``yaml`` (write migrated objects as YAML).
+        dry_run: Compute and check everything, write nothing.
+        lookup: More directories for resolving references while checking.
+
+    Returns:
+        The report: changes, findings, problems of the migrated result.
+
+    Raises:
+        LimsConfigError: ``path`` does not exist, or ``to`` is not xml/yaml.
+    """
+    from mxcubecore_lims.config.check import check_directory
+    from mxcubecore_lims.config.convert import xml_to_yaml
+    from mxcubecore_lims.config.lookup import LookupPath
+
+    source = Path(path).resolve()
+    if not source.exists():
+        raise LimsConfigError(f"{source} does not exist")
+    if to not in ("xml", "yaml"):
+        raise LimsConfigError(f"--to must be xml or yaml, not {to!r}")
+    directory = source if source.is_dir() else source.parent
+    report = MigrationReport(directory, dry_run=dry_run)
+    with tempfile.TemporaryDirectory(prefix="mxcubecore-lims-migrate-") as temporary:
+        work = Path(temporary) / directory.name
+        shutil.copytree(directory, work, symlinks=True, ignore=shutil.ignore_patterns("*.bak", "*.bak.*"))
+        candidates = [source.relative_to(directory)] if source.is_file() else [
+            p.relative_to(work) for p in sorted(work.rglob("*")) if p.is_file() and p.suffix.lower() in ALL_SUFFIXES
+        ]
+        renamed: dict[str, str] = {}
+        for relative in candidates:
+            copy, original = work / relative, directory / relative
+            before = copy.read_text(encoding="utf-8")
+            if copy.suffix.lower() == ".xml":
+                after = _XmlMigration(copy, original, report.findings).run()
+            else:
+                after = _migrate_yaml(copy, original, report.findings)
+            if after is None:
+                continue
+            copy.write_text(after, encoding="utf-8")
+            target = relative
+            if to == "yaml" and copy.suffix.lower() == ".xml":
+                converted = xml_to_yaml(copy, LookupPath([copy.parent, work, *(lookup or [])]))
+                target = relative.with_suffix(".yaml")
+                (work / target).write_text(converted, encoding="utf-8")
+                copy.unlink()
+                renamed[relative.name] = target.name
+                after = converted
+            report.changes.append(_Change(relative, target, before, after))
+        if renamed:
+            report.changes.extend(_retarget_references(work, renamed))
+        migrated = {work / c.target for c in report.changes}
+        if report.changes:
+            for problem in check_directory(work, list(lookup or []), strict=True):
+                file = Path(problem.file).resolve() if getattr(problem, "file", None) else None
+                (report.problems if file in {m.resolve() for m in migrated} else report.other_problems).append(problem)
+    if dry_run or not report.ok:
+        return report
+    for change in report.changes:
+        old, new = directory / change.source, directory / change.target
+        backup = _backup_path(old)
+        if old == new:
+            shutil.copy2(old, backup)
+            new.write_text(change.after, encoding="utf-8")
+        else:
+            new.write_text(change.after, encoding="utf-8")
+            old.rename(backup)  # the XML stays, as the backup, next to its YAML successor
+        report.backups.append(backup)
+    return report
