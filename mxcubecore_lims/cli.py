@@ -13,6 +13,7 @@ Sub-commands:
 * ``emulate icat`` - run the emulated ICAT SOAP server likewise.
 * ``outbox status|replay`` - show or deliver the LIMS writes waiting in the journals.
 * ``migrate`` - move ISPyBClient-style configurations to our LIMS objects.
+* ``describe`` - every configuration key of one of our objects.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def run_check(args: argparse.Namespace) -> int:
     """Prints every problem of a configuration directory; 1 if there is any."""
     from mxcubecore_lims.config.check import check_directory
 
+    from mxcubecore_lims.config.check import deprecation_warnings
+
+    for warning in deprecation_warnings(args.directory):
+        print(f"warning: {warning}")
     problems = check_directory(args.directory, args.lookup, strict=not args.lax)
     for problem in problems:
         print(f"{type(problem).__name__}: {problem}")
@@ -112,6 +117,20 @@ def run_demo(args: argparse.Namespace) -> int:
         and all(not n["pending"] and not n["failed"] for n in report.outbox.values())
     )
     return 0 if complete else 1
+
+
+def run_describe(args: argparse.Namespace) -> int:
+    """Prints every configuration key of one of our objects (or all: the reference page)."""
+    from mxcubecore_lims.config.describe import describe, reference_page
+
+    if args.all:
+        sys.stdout.write(reference_page())
+        return 0
+    if not args.cls:
+        print("name a class (e.g. ICATLIMS) or give --all", file=sys.stderr)
+        return 2
+    sys.stdout.write(describe(args.cls))
+    return 0
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -262,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--describe", action="store_true", help="only load and print the object graph")
     demo.add_argument("--collections", type=int, default=8, help="collections to run (default 8)")
     demo.set_defaults(run=run_demo)
+
+    describe = commands.add_parser("describe", help="print every configuration key of one of our objects")
+    describe.add_argument("cls", nargs="?", help="class name, e.g. ICATLIMS or ProposalTypeISPyBLims")
+    describe.add_argument("--all", action="store_true", help="every object: the configuration reference page")
+    describe.set_defaults(run=run_describe)
 
     migrate = commands.add_parser("migrate", help="migrate ISPyBClient-style LIMS objects to mxcubecore-lims")
     migrate.add_argument("path", help="configuration directory (or one object file)")

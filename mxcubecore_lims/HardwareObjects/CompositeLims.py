@@ -47,6 +47,9 @@ def _without_sample_ids(record: LegacyDict) -> LegacyDict:
 class CompositeLims(AbstractLims):
     """Several LIMS objects behind one: login and sessions from one, writes to all."""
 
+    #: Roles this object looks up (shown by ``mxcubecore-lims describe``).
+    CONFIG_ROLES = {"<any role>": "every role whose object is a LIMS object is a member, in configuration order"}
+
     class HOConfig(AbstractLims.HOConfig):
         """Which role decides, and whose ids callers see."""
 

@@ -29,6 +29,12 @@ __all__ = ["ESRFLIMS"]
 class ESRFLIMS(CompositeLims):
     """ICAT decides, ISPyB follows; results to both, ISPyB's ids returned."""
 
+    #: Roles this object looks up (shown by ``mxcubecore-lims describe``).
+    CONFIG_ROLES = {
+        "drac": "the ICATLIMS object: logins, sessions, ICAT datasets",
+        "ispyb": "the ISPyB LIMS object (proposal- or user-type) that follows the chosen session",
+    }
+
     class HOConfig(CompositeLims.HOConfig):
         """As the composite, with ESRF's roles as defaults."""
 

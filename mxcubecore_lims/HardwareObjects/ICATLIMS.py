@@ -127,6 +127,9 @@ def _merge(old: DataCollection, new: DataCollection) -> DataCollection:
 class ICATLIMS(AbstractLims):
     """ICAT over its SOAP API (python-icat): user login, investigations, samples, datasets."""
 
+    #: Roles this object looks up (shown by ``mxcubecore-lims describe``).
+    CONFIG_ROLES = {"session": "the Session object (beamline name); else HWR.beamline.session"}
+
     class HOConfig(AbstractLims.HOConfig):
         """Configuration keys (mxcubecore's ICATLIMS names where they still apply)."""
 

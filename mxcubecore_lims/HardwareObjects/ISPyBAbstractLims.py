@@ -53,6 +53,12 @@ __all__ = ["ISPyBAbstractLims"]
 class ISPyBAbstractLims(AbstractLims):
     """ISPyB over SOAP: configuration, authentication, sessions, samples and storing."""
 
+    #: Roles this object looks up (shown by ``mxcubecore-lims describe``).
+    CONFIG_ROLES = {
+        "session": "the Session object (beamline name, proposal-code table); else HWR.beamline.session",
+        "ldapServer": "the LdapAuthenticator that checks passwords when authServerType is ldap",
+    }
+
     class HOConfig(AbstractLims.HOConfig):
         """Configuration keys (mxcubecore's names kept)."""
 

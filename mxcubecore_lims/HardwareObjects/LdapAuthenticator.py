@@ -67,22 +67,33 @@ class LdapAuthenticator(AbstractAuthenticator):
         base_dn: Optional[str] = None
         """Where users are searched (instead of ldapdomain/ldapou)."""
         login_attribute: str = "uid"
+        """Attribute holding the user name typed at login."""
         bind_dn_template: Optional[str] = None
         """Bind directly as this DN (``{username}`` is replaced, escaped)."""
         service_dn: Optional[str] = None
+        """Account that searches for users (anonymous search when absent)."""
         service_password: Optional[SecretStr] = None
+        """Its password (use ``${env:...}`` or ``${file:...}``)."""
         start_tls: bool = False
+        """Upgrade ``ldap://`` connections with StartTLS."""
         ca_file: Optional[Path] = None
+        """CA bundle to verify the server with (default: the system's)."""
         verify_certificates: bool = True
+        """Verify the server's certificate and host name."""
         connect_timeout: float = 5.0
         """Seconds per server to connect."""
         operation_timeout: float = 10.0
         """Seconds per server answer."""
         required_group: Optional[str] = None
+        """DN of a group (groupOfNames, groupOfUniqueNames or posixGroup) users must be in; anyone when absent."""
         full_name_attribute: str = "cn"
+        """Attribute giving the full name."""
         email_attribute: str = "mail"
+        """Attribute giving the e-mail address."""
         home_directory_attribute: str = "homeDirectory"
+        """Attribute giving the home directory."""
         extra_attributes: list[str] = []
+        """More attributes to read for the user record."""
 
         def to_settings(self) -> LdapSettings:
             """The client settings these keys describe."""

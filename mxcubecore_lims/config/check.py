@@ -14,6 +14,41 @@ from mxcubecore_lims.config.lookup import ALL_SUFFIXES, LookupPath, file_format
 from mxcubecore_lims.errors import ConfigAmbiguousFileError, LimsConfigError
 
 
+def deprecation_warnings(directory: str | Path) -> list[str]:
+    """``file:line: ...`` warnings for legacy classes and deprecated keys, with what to do.
+
+    Warnings never fail a check: mxcubecore's classes and keys still load
+    where they load today; these say what to move to.
+    """
+    from mxcubecore_lims.config.describe import deprecation
+    from mxcubecore_lims.config.migrate import classify
+    from mxcubecore_lims.config.xml_reader import read_xml
+    from mxcubecore_lims.config.yaml_reader import read_yaml
+
+    warnings: list[str] = []
+    for path in sorted(_configuration_files(Path(directory).resolve())):
+        try:
+            spec = read_xml(path) if file_format(path) == "xml" else read_yaml(path)
+        except LimsConfigError:
+            continue  # reported by the check itself
+        class_path = spec.class_path or ""
+        target = classify(class_path)
+        if target is not None:
+            warnings.append(
+                f"{path}:{spec.class_line}: {class_path} is mxcubecore's; "
+                f"run 'mxcubecore-lims migrate {path.parent}' to move to {target.rsplit('.', 1)[-1]}"
+            )
+            continue
+        if not class_path.startswith("mxcubecore_lims."):
+            continue
+        for key, value in spec.properties.items():
+            instead = deprecation(class_path, key)
+            if instead:
+                line = getattr(value, "line", None) or spec.class_line
+                warnings.append(f"{path}:{line}: {key} is deprecated: {instead}")
+    return warnings
+
+
 def check_directory(
     directory: str | Path, extra_lookup: list[str | Path] | None = None, strict: bool = True
 ) -> list[LimsConfigError]:
