@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -83,8 +84,13 @@ class Finding:
 class _Change:
     source: Path  # relative to the directory
     target: Path  # relative; differs from source when converted to YAML
-    before: str
+    before: str  # text, for the diff
     after: str
+    data: bytes = b""  # what is written (same encoding and line endings as before)
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            self.data = self.after.encode("utf-8")
 
 
 @dataclass
@@ -159,6 +165,15 @@ def _prolog(text: str) -> str:
             return text[:start]
 
 
+def _epilogue(text: str, tag: str) -> str:
+    """Everything after the root element's end tag (trailing comments, final newline)."""
+    end = text.rfind(f"</{tag}>")
+    if end < 0:  # a self-closing root: nothing can follow that we would lose
+        return "\n"
+    rest = text[end + len(tag) + 3 :]
+    return rest if rest else "\n"
+
+
 def _comment_text(text: str) -> str:
     # "--" may not appear inside an XML comment.
     return " " + text.replace("--", "- -").strip() + " "
@@ -172,10 +187,10 @@ class _XmlMigration:
         self.original = original
         self.findings = findings
 
-    def run(self) -> Optional[str]:
-        text = self.path.read_text(encoding="utf-8")
+    def run(self) -> Optional[bytes]:
+        raw = self.path.read_bytes()
         try:
-            root = etree.fromstring(text.encode("utf-8"), _PARSER)
+            root = etree.fromstring(raw, _PARSER)
         except etree.XMLSyntaxError:
             return None  # not ours to judge: check reports broken files
         if not isinstance(root.tag, str) or root.tag not in _ROOT_TAGS:
@@ -184,6 +199,8 @@ class _XmlMigration:
         target = classify(legacy)
         if target is None:
             return None
+        encoding = root.getroottree().docinfo.encoding or "UTF-8"
+        text = raw.decode(encoding)
         last = legacy.rsplit(".", 1)[-1]
         login_type = None
         if target != LDAP:
@@ -197,7 +214,7 @@ class _XmlMigration:
             if not isinstance(element.tag, str) or element.tag == "object":
                 continue
             if element.tag == "proxy" and target != LDAP:
-                self._proxy(root, element)
+                self._proxy(root, element, target)
                 continue
             if element.tag not in declared:
                 self._comment_out(element, target)
@@ -223,9 +240,12 @@ class _XmlMigration:
         marker.tail = root.text or "\n  "
         root.insert(0, marker)
         root.set("class", target)
-        # The prolog (declaration, leading comments) is kept byte for byte.
-        result = _prolog(text) + etree.tostring(root, encoding="unicode", with_tail=False)
-        return result + "\n"
+        # Prolog (declaration, leading comments) and epilogue are kept as written.
+        body = etree.tostring(root, encoding="unicode", with_tail=False)
+        result = _prolog(text) + body + _epilogue(text, root.tag)
+        if "\r\n" in text:
+            result = result.replace("\r\n", "\n").replace("\n", "\r\n")
+        return result.encode(encoding)
 
     @staticmethod
     def _tidy_tail(root: Any, added: Any) -> None:
@@ -245,7 +265,7 @@ class _XmlMigration:
             parent.text = element.tail if element.tail is not None else parent.text
         parent.remove(element)
 
-    def _comment_out(self, element: Any, target: str) -> None:
+    def _comment_out(self, element: Any, target: str) -> None:  # noqa: D102
         shown = etree.tostring(element, encoding="unicode", with_tail=False)
         comment = etree.Comment(_comment_text(f"not used by {target.rsplit('.', 1)[-1]}: {shown}"))
         comment.tail = element.tail
@@ -259,7 +279,7 @@ class _XmlMigration:
             )
         )
 
-    def _proxy(self, root: Any, element: Any) -> None:
+    def _proxy(self, root: Any, element: Any, target: str) -> None:
         value = (element.text or "").strip()
         for scheme in ("https", "http"):
             child = element.find(scheme)
@@ -268,7 +288,7 @@ class _XmlMigration:
                 break
         line = element.sourceline
         if not value or root.find("proxy_address") is not None:
-            self._comment_out(element, PROPOSAL_TYPE)
+            self._comment_out(element, target)
             return
         replacement = etree.Element("proxy_address")
         replacement.text = value
@@ -277,13 +297,12 @@ class _XmlMigration:
         self.findings.append(Finding(self.original, line, "info", f"<proxy> became <proxy_address>{value}</proxy_address>"))
 
 
-def _migrate_yaml(path: Path, original: Path, findings: list[Finding]) -> Optional[str]:
+def _migrate_yaml(path: Path, original: Path, findings: list[Finding]) -> Optional[bytes]:
     yaml = YAML()
     yaml.preserve_quotes = True
-    text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.load(text)
-    except Exception:  # not ours to judge: check reports broken files
+        data = yaml.load(path.read_bytes().decode("utf-8"))
+    except Exception:  # not ours to judge (nor UTF-8): check reports broken files
         return None
     if not isinstance(data, dict):
         return None
@@ -298,22 +317,22 @@ def _migrate_yaml(path: Path, original: Path, findings: list[Finding]) -> Option
         if login_type == "user":
             target = USER_TYPE
     declared = _declared(target)
-    unmapped = [key for key in list(configuration) if key not in declared]
-    for key in unmapped:
+    short = target.rsplit(".", 1)[-1]
+    notes = [f"mxcubecore-lims migrate: was {legacy}" + (f" (loginType {login_type})" if login_type else "")]
+    for key in [key for key in list(configuration) if key not in declared]:
         line = configuration.lc.key(key)[0] + 1 if hasattr(configuration, "lc") else None
         value = configuration.pop(key)
-        findings.append(
-            Finding(original, line, "unmapped", f"{key} is not a key of {target.rsplit('.', 1)[-1]}; kept as a comment: {key}: {value}")
-        )
+        notes.append(f"not used by {short}: {key}: {value}")
+        findings.append(Finding(original, line, "unmapped", f"{key} is not a key of {short}; kept as a comment"))
     if legacy.rsplit(".", 1)[-1] not in _STOCK_LIMS | {"LdapAuthenticator"}:
         findings.append(Finding(original, 1, "lost", f"{legacy}'s own code does not come along"))
-    data["class"] = f"{target}.{target.rsplit('.', 1)[-1]}"  # YAML names module and class
-    note = [f"mxcubecore-lims migrate: was {legacy}" + (f" (loginType {login_type})" if login_type else "")]
-    note += [f"not used by {target.rsplit('.', 1)[-1]}: {f.message.rsplit(': ', 1)[-1]}" for f in findings if f.file == original and f.kind == "unmapped"]
-    data.yaml_set_start_comment("\n".join(note))
+    data["class"] = f"{target}.{short}"  # YAML names module and class
+    # Before "configuration", so the file's own header comment stays first.
+    anchor = "configuration" if "configuration" in data else "class"
+    data.yaml_set_comment_before_after_key(anchor, before="\n".join(notes))
     stream = io.StringIO()
     yaml.dump(data, stream)
-    return stream.getvalue()
+    return stream.getvalue().encode("utf-8")
 
 
 def _backup_path(path: Path) -> Path:
@@ -328,18 +347,32 @@ def _backup_path(path: Path) -> Path:
 def _retarget_references(work: Path, renamed: dict[str, str]) -> list[_Change]:
     """Beamline (YAML) files naming a converted file by its old name follow it."""
     changes = []
+    patterns = {
+        re.compile(r"(:\s*[\"']?/?)" + re.escape(old) + r"(?=[\"']?\s*(?:#.*)?$)", re.MULTILINE): new
+        for old, new in renamed.items()
+    }
     for path in sorted(work.rglob("*")):
-        if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+        if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file() or path.is_symlink():
             continue
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            continue
         updated = text
-        for old, new in renamed.items():
-            updated = updated.replace(f": {old}\n", f": {new}\n").replace(f": /{old}\n", f": /{new}\n")
+        for pattern, new in patterns.items():
+            updated = pattern.sub(lambda match, new=new: match.group(1) + new, updated)
         if updated != text:
-            path.write_text(updated, encoding="utf-8")
+            path.write_bytes(updated.encode("utf-8"))
             relative = path.relative_to(work)
             changes.append(_Change(relative, relative, text, updated))
     return changes
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def migrate(
@@ -373,39 +406,55 @@ def migrate(
         raise LimsConfigError(f"--to must be xml or yaml, not {to!r}")
     directory = source if source.is_dir() else source.parent
     report = MigrationReport(directory, dry_run=dry_run)
+    extra = list(lookup or [])
     with tempfile.TemporaryDirectory(prefix="mxcubecore-lims-migrate-") as temporary:
         work = Path(temporary) / directory.name
-        shutil.copytree(directory, work, symlinks=True, ignore=shutil.ignore_patterns("*.bak", "*.bak.*"))
+        # Links are followed: the check must see what the loader will read.
+        shutil.copytree(directory, work, symlinks=False, ignore=shutil.ignore_patterns("*.bak", "*.bak.*"))
         candidates = [source.relative_to(directory)] if source.is_file() else [
             p.relative_to(work) for p in sorted(work.rglob("*")) if p.is_file() and p.suffix.lower() in ALL_SUFFIXES
         ]
         renamed: dict[str, str] = {}
         for relative in candidates:
             copy, original = work / relative, directory / relative
-            before = copy.read_text(encoding="utf-8")
-            if copy.suffix.lower() == ".xml":
-                after = _XmlMigration(copy, original, report.findings).run()
-            else:
-                after = _migrate_yaml(copy, original, report.findings)
+            migrate_file = _XmlMigration(copy, original, report.findings).run if copy.suffix.lower() == ".xml" else (
+                lambda copy=copy, original=original: _migrate_yaml(copy, original, report.findings)
+            )
+            before_bytes = copy.read_bytes()
+            after = migrate_file()
             if after is None:
                 continue
-            copy.write_text(after, encoding="utf-8")
+            if original.is_symlink():
+                # Writing through the link would change a file other
+                # configurations may share: refuse, and say which file to migrate.
+                report.problems.append(
+                    LimsConfigError(
+                        f"a legacy object behind a symbolic link to {original.resolve()}: "
+                        "migrate that file (or replace the link by a copy)",
+                        original,
+                    )
+                )
+                continue
+            copy.write_bytes(after)
             target = relative
             if to == "yaml" and copy.suffix.lower() == ".xml":
-                converted = xml_to_yaml(copy, LookupPath([copy.parent, work, *(lookup or [])]))
+                converted = xml_to_yaml(copy, LookupPath([copy.parent, work, *extra])).encode("utf-8")
                 target = relative.with_suffix(".yaml")
-                (work / target).write_text(converted, encoding="utf-8")
+                (work / target).write_bytes(converted)
                 copy.unlink()
                 renamed[relative.name] = target.name
                 after = converted
-            report.changes.append(_Change(relative, target, before, after))
+            report.changes.append(_Change(relative, target, _text(before_bytes), _text(after), after))
         if renamed:
             report.changes.extend(_retarget_references(work, renamed))
-        migrated = {work / c.target for c in report.changes}
         if report.changes:
-            for problem in check_directory(work, list(lookup or []), strict=True):
-                file = Path(problem.file).resolve() if getattr(problem, "file", None) else None
-                (report.problems if file in {m.resolve() for m in migrated} else report.other_problems).append(problem)
+            # Only what the migration made worse blocks it: a site's own
+            # unloadable objects were a problem before and stay one.
+            before = {_normalised(p, directory) for p in check_directory(directory, extra, strict=True)}
+            for problem in check_directory(work, extra, strict=True):
+                _rename_problem(problem, work, directory)
+                bucket = report.other_problems if _normalised(problem, directory) in before else report.problems
+                bucket.append(problem)
     if dry_run or not report.ok:
         return report
     for change in report.changes:
@@ -413,9 +462,20 @@ def migrate(
         backup = _backup_path(old)
         if old == new:
             shutil.copy2(old, backup)
-            new.write_text(change.after, encoding="utf-8")
+            new.write_bytes(change.data)
         else:
-            new.write_text(change.after, encoding="utf-8")
+            new.write_bytes(change.data)
             old.rename(backup)  # the XML stays, as the backup, next to its YAML successor
         report.backups.append(backup)
     return report
+
+
+def _normalised(problem: LimsConfigError, directory: Path) -> str:
+    return str(problem).replace(str(directory), "<config>")
+
+
+def _rename_problem(problem: LimsConfigError, work: Path, directory: Path) -> None:
+    """Makes a problem found in the working copy name the user's file."""
+    if getattr(problem, "file", None):
+        problem.file = str(problem.file).replace(str(work), str(directory))
+    problem.args = tuple(str(arg).replace(str(work), str(directory)) for arg in problem.args)
