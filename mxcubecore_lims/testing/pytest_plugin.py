@@ -239,40 +239,55 @@ def pytest_runtest_makereport(
 # emulated ISPyB (mxcubecore_lims.testing.ispyb)
 
 
-class IspybServerFactory:
-    """Starts private emulated ISPyB servers for one test; ``ispyb_server_factory``.
+class EmulatorFactory:
+    """Starts private emulated servers for one test (``ispyb_server_factory``, ``icat_server_factory``).
+
+    Args:
+        create: Builds a server from keyword arguments (imported lazily: the
+            plugin loads in every test session).
 
     Attributes:
         servers: Every server created, in order.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, create: Callable[..., Any]) -> None:
+        self.create = create
         self.servers: list[Any] = []
 
     def __call__(self, **kwargs: Any) -> Any:
-        """Creates and starts a server; keyword arguments as ``EmulatedIspyb``'s."""
-        from mxcubecore_lims.testing.ispyb import EmulatedIspyb
-
-        server = EmulatedIspyb(**kwargs)
+        """Creates and starts a server; keyword arguments as the server class's."""
+        server = self.create(**kwargs)
         self.servers.append(server)
         return server.start()
 
     def close(self) -> None:
-        """Stops every server and closes its database."""
+        """Stops every server and closes its state."""
         for server in self.servers:
             server.close()
 
 
+def _emulated_ispyb(**kwargs: Any) -> Any:
+    from mxcubecore_lims.testing.ispyb import EmulatedIspyb
+
+    return EmulatedIspyb(**kwargs)
+
+
+def _emulated_icat(**kwargs: Any) -> Any:
+    from mxcubecore_lims.testing.icat import EmulatedIcat
+
+    return EmulatedIcat(**kwargs)
+
+
 @pytest.fixture
-def ispyb_server_factory() -> Iterator[IspybServerFactory]:
+def ispyb_server_factory() -> Iterator[EmulatorFactory]:
     """``ispyb_server_factory(db_path=..., fixture=..., username=..., password=...)``."""
-    factory = IspybServerFactory()
+    factory = EmulatorFactory(_emulated_ispyb)
     yield factory
     factory.close()
 
 
 @pytest.fixture
-def ispyb_server(ispyb_server_factory: IspybServerFactory) -> Any:
+def ispyb_server(ispyb_server_factory: EmulatorFactory) -> Any:
     """An emulated ISPyB server: in-memory database, default fixture (ID-DEMO).
 
     Web-service credentials ``mxcube``/``ispyb-password``; ``ispyb_server.root``
@@ -285,40 +300,16 @@ def ispyb_server(ispyb_server_factory: IspybServerFactory) -> Any:
 # emulated ICAT (mxcubecore_lims.testing.icat)
 
 
-class IcatServerFactory:
-    """Starts private emulated ICAT servers for one test; ``icat_server_factory``.
-
-    Attributes:
-        servers: Every server created, in order.
-    """
-
-    def __init__(self) -> None:
-        self.servers: list[Any] = []
-
-    def __call__(self, **kwargs: Any) -> Any:
-        """Creates and starts a server; keyword arguments as ``EmulatedIcat``'s."""
-        from mxcubecore_lims.testing.icat import EmulatedIcat
-
-        server = EmulatedIcat(**kwargs)
-        self.servers.append(server)
-        return server.start()
-
-    def close(self) -> None:
-        """Stops every server and closes its catalogue."""
-        for server in self.servers:
-            server.close()
-
-
 @pytest.fixture
-def icat_server_factory() -> Iterator[IcatServerFactory]:
+def icat_server_factory() -> Iterator[EmulatorFactory]:
     """``icat_server_factory(db_path=..., fixture=..., session_minutes=...)``."""
-    factory = IcatServerFactory()
+    factory = EmulatorFactory(_emulated_icat)
     yield factory
     factory.close()
 
 
 @pytest.fixture
-def icat_server(icat_server_factory: IcatServerFactory) -> Any:
+def icat_server(icat_server_factory: EmulatorFactory) -> Any:
     """An emulated ICAT server: in-memory catalogue, default fixture (ID-DEMO).
 
     Users log in with plugin ``simple`` (``alice``/``alice-pw``, ``staff``/

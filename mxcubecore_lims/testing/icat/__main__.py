@@ -12,14 +12,11 @@ from gevent import monkey
 monkey.patch_all(thread=False)
 
 import argparse  # noqa: E402
-import signal  # noqa: E402
 import sys  # noqa: E402
-
-import gevent  # noqa: E402
-import gevent.event  # noqa: E402
 
 from mxcubecore_lims.testing.icat.fixture import DEFAULT_FIXTURE  # noqa: E402
 from mxcubecore_lims.testing.icat.server import DEFAULT_ROOT_USERS, EmulatedIcat  # noqa: E402
+from mxcubecore_lims.testing.loopback import serve_until_stopped  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,15 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     plugins = server.service.authenticators
     for plugin, users in sorted(plugins.items()):
         print(f"plugin {plugin}: users {', '.join(sorted(users))}", flush=True)
-    stop = gevent.event.Event()
-    gevent.signal_handler(signal.SIGTERM, stop.set)
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    return 0
+    return serve_until_stopped(server)
 
 
 if __name__ == "__main__":

@@ -23,19 +23,15 @@ Wire behaviour:
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import gevent
-from gevent.pool import Pool
-from gevent.pywsgi import WSGIServer
 from lxml import etree
 
-from mxcubecore_lims.errors import LimsError, LimsUnavailableError
+from mxcubecore_lims.errors import LimsError
 from mxcubecore_lims.testing.icat import jpql
 from mxcubecore_lims.testing.icat.auth import Access
 from mxcubecore_lims.testing.icat.faults import FaultType, IcatFault
@@ -53,6 +49,7 @@ from mxcubecore_lims.testing.icat.schema import (
 )
 from mxcubecore_lims.testing.icat.store import IcatStore, NewRow
 from mxcubecore_lims.testing.icat.wsdl import NAMESPACE, OPERATIONS, entity_fields, wsdl_text, xsd_text
+from mxcubecore_lims.testing.loopback import LoopbackServer
 
 __all__ = [
     "API_VERSION",
@@ -84,7 +81,6 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XS = "http://www.w3.org/2001/XMLSchema"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-_MAX_CONNECTIONS = 256
 _BEANS: dict[str, Entity] = {e.bean: e for e in ENTITIES.values()}
 _XS_OF_JAVA = {java: xsd.split(":")[1] for java, xsd in XSD_TYPES.items()}
 _XS_OF_JAVA["ParameterValueType"] = "string"
@@ -574,7 +570,7 @@ class _App:
 # server
 
 
-class EmulatedIcat:
+class EmulatedIcat(LoopbackServer):
     """An emulated ICAT server on a loopback port.
 
     Args:
@@ -583,8 +579,8 @@ class EmulatedIcat:
         fixture: YAML fixture (path or parsed mapping) loaded when the
             catalogue is empty; ``None`` for an empty catalogue. Defaults to
             the shipped fixture (facility ESRF, beamline ``ID-DEMO``).
-        authenticators: ``plugin -> {username: password}``; the default
-            fixture's people when omitted (or the fixture's ``logins``).
+        authenticators: ``plugin -> {username: password}``; the fixture's
+            ``logins`` when omitted (else the default fixture's people).
         root_users: ICAT user names with every right.
         session_minutes: Lifetime of a login session.
         host: Address to bind (loopback by default).
@@ -593,6 +589,8 @@ class EmulatedIcat:
     Attributes:
         store: The :class:`~mxcubecore_lims.testing.icat.store.IcatStore`.
     """
+
+    name = "emulated ICAT"
 
     def __init__(
         self,
@@ -604,8 +602,6 @@ class EmulatedIcat:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.host = host
-        self._port = port
         self.store = IcatStore(db_path, session_minutes)
         logins: dict[str, dict[str, str]] = {}
         if fixture is not None:
@@ -613,8 +609,8 @@ class EmulatedIcat:
         self.service = _Service(
             self.store, authenticators or logins or DEFAULT_AUTHENTICATORS, root_users
         )
-        self._server: WSGIServer | None = None
         self._app = _App(self.service)
+        super().__init__(self._app, host, port)
 
     @property
     def latency(self) -> float:
@@ -630,62 +626,9 @@ class EmulatedIcat:
         """``(operation, user)`` of every operation served (user set for login)."""
         return self.service.calls
 
-    def start(self) -> EmulatedIcat:
-        """Binds the port and serves in a background greenlet."""
-        if self._server is not None:
-            return self
-        server = WSGIServer(
-            (self.host, self._port),
-            self._app,
-            log=None,
-            error_log=log,
-            spawn=Pool(_MAX_CONNECTIONS),
-        )
-        try:
-            server.start()
-        except OSError as exc:
-            raise LimsUnavailableError(
-                f"emulated ICAT cannot listen on {self.host}:{self._port}: {exc}"
-            ) from exc
-        # Headers and body leave in two writes; without this every kept-alive
-        # request waits for the peer's delayed ACK (~40 ms).
-        server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._port = server.server_port  # a restart reuses the same port
-        self._server = server
-        return self
-
-    def stop(self) -> None:
-        """Stops serving (connections too); the catalogue stays open."""
-        if self._server is not None:
-            self._server.stop(timeout=0.5)
-            self._server = None
-
-    def close(self) -> None:
-        """Stops serving and closes the database."""
-        self.stop()
+    def close_state(self) -> None:
+        """Closes the catalogue."""
         self.store.close()
-
-    def __enter__(self) -> EmulatedIcat:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise IcatServerError("the emulated ICAT server is not running")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (python-icat completes the service path)."""
-        return f"http://{self.host}:{self.port}"
 
     @property
     def service_url(self) -> str:

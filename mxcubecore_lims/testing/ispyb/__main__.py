@@ -11,11 +11,7 @@ from gevent import monkey
 monkey.patch_all(thread=False)
 
 import argparse  # noqa: E402
-import signal  # noqa: E402
 import sys  # noqa: E402
-
-import gevent  # noqa: E402
-import gevent.event  # noqa: E402
 
 from mxcubecore_lims.testing.ispyb.fixture import DEFAULT_FIXTURE  # noqa: E402
 from mxcubecore_lims.testing.ispyb.server import (  # noqa: E402
@@ -23,6 +19,7 @@ from mxcubecore_lims.testing.ispyb.server import (  # noqa: E402
     DEFAULT_USERNAME,
     EmulatedIspyb,
 )
+from mxcubecore_lims.testing.loopback import serve_until_stopped  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,15 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     ).start()
     print(f"ws_root: {server.root}", flush=True)
     print(f"web-service account: {args.username} (password as given)", flush=True)
-    stop = gevent.event.Event()
-    gevent.signal_handler(signal.SIGTERM, stop.set)
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    return 0
+    return serve_until_stopped(server)
 
 
 if __name__ == "__main__":

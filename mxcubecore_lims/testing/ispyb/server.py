@@ -26,24 +26,21 @@ from __future__ import annotations
 
 import base64
 import logging
-import socket
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import gevent
-from gevent.pool import Pool
-from gevent.pywsgi import WSGIServer
 from lxml import etree
 
-from mxcubecore_lims.errors import LimsError, LimsUnavailableError
+from mxcubecore_lims.errors import LimsError
 from mxcubecore_lims.testing.ispyb.fixture import DEFAULT_FIXTURE, load_fixture
 from mxcubecore_lims.testing.ispyb.operations import HANDLERS, IspybFault
 from mxcubecore_lims.testing.ispyb.schema import SERVICES, Param, Service
 from mxcubecore_lims.testing.ispyb.store import Store
 from mxcubecore_lims.testing.ispyb.wsdl import wsdl_text
+from mxcubecore_lims.testing.loopback import LoopbackServer
 
 __all__ = [
     "BASE_PATH",
@@ -56,8 +53,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Concurrent connections served (more wait for a free slot).
-_MAX_CONNECTIONS = 256
 
 #: Where the services live (the real deployment path, reference §1.2).
 BASE_PATH = "/ispyb/ispyb-ws/ispybWS/"
@@ -314,7 +309,7 @@ def make_app(
 # server
 
 
-class EmulatedIspyb:
+class EmulatedIspyb(LoopbackServer):
     """An emulated ISPyB SOAP server on a loopback port.
 
     Args:
@@ -334,6 +329,8 @@ class EmulatedIspyb:
         calls: ``(service, operation, user)`` of every operation called.
     """
 
+    name = "emulated ISPyB"
+
     def __init__(
         self,
         db_path: str | Path = ":memory:",
@@ -346,13 +343,10 @@ class EmulatedIspyb:
         self.db_path = str(db_path)
         self.username = username
         self.password = password
-        self.host = host
-        self._port = port
         self.store = Store(self.db_path)
         if fixture is not None and self.store.is_empty():
             load_fixture(self.store, dict(fixture) if isinstance(fixture, Mapping) else fixture)
-        self.app = make_app(self.store, {username: password})
-        self._server: WSGIServer | None = None
+        super().__init__(make_app(self.store, {username: password}), host, port)
 
     @property
     def calls(self) -> list[tuple[str, str, str]]:
@@ -367,65 +361,9 @@ class EmulatedIspyb:
     def latency(self, seconds: float) -> None:
         self.app.latency = float(seconds)
 
-    # -- lifecycle ---------------------------------------------------------
-
-    def start(self) -> EmulatedIspyb:
-        """Binds the port and serves in a background greenlet."""
-        if self._server is not None:
-            return self
-        # A pool, so that stop() also ends kept-alive connections: a stopped
-        # server must look down to clients, as a real one does.
-        server = WSGIServer(
-            (self.host, self._port), self.app, log=None, error_log=log, spawn=Pool(_MAX_CONNECTIONS)
-        )
-        try:
-            server.start()
-        except OSError as exc:
-            raise LimsUnavailableError(
-                f"emulated ISPyB cannot listen on {self.host}:{self._port}: {exc}"
-            ) from exc
-        # gevent's WSGI server writes headers and body separately; with Nagle's
-        # algorithm on, every kept-alive request then waits ~40 ms for the
-        # peer's delayed ACK. Accepted sockets inherit the option on Linux.
-        server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._port = server.server_port  # a restart reuses the same port
-        self._server = server
-        return self
-
-    def stop(self) -> None:
-        """Stops serving; the database stays open (see :meth:`close`)."""
-        if self._server is not None:
-            self._server.stop(timeout=0.5)
-            self._server = None
-
-    def close(self) -> None:
-        """Stops serving and closes the database."""
-        self.stop()
+    def close_state(self) -> None:
+        """Closes the database."""
         self.store.close()
-
-    def __enter__(self) -> EmulatedIspyb:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # -- addresses ---------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise IspybServerError("the emulated ISPyB server is not running")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://{self.host}:{self.port}"
 
     @property
     def root(self) -> str:
