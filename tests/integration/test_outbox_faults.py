@@ -301,7 +301,7 @@ def test_ispyb_burst_of_300_collections_survives_an_outage(tmp_path: Path, ispyb
     assert_ispyb_has_each_once(server, range(300), images=3)
     assert len(server.store.rows("DataCollectionGroup")) == 300
     # While ISPyB was down no call waited for it (connection refused is quick; later ones only journal).
-    assert down_timer.longest() < 2.5, down_timer.longest()
+    assert down_timer.longest() < 3.5, down_timer.longest()
     print(f"burst {burst:.1f}s; longest call up {timer.longest():.2f}s, down {down_timer.longest():.2f}s")
 
 
@@ -341,28 +341,28 @@ def assert_icat_has_each_once(server: Any, numbers: range, images: int, data: Pa
 # 2. ICAT burst with an outage in the middle
 
 
-#: Fewer than ISPyB's 300: an ICAT upload (metadata.json + Dataset with its
-#: files and ~30 parameters) costs ~0.15 s, and 300 took ~57 s here.
-ICAT_BURST = 150
+#: As many as ISPyB's; an ICAT upload (metadata.json, a Dataset with its files
+#: and ~30 parameters) costs ~0.15 s, so this test takes about a minute.
+ICAT_BURST = 300
 
 def test_icat_burst_of_collections_survives_an_outage(tmp_path: Path, icat_server_factory: Any) -> None:
-    """150 collections (own directory each); ICAT stopped after 50, back after 90: one Dataset each."""
+    """300 collections (own directory each); ICAT stopped after 100, back after 180: one Dataset each."""
     server = icat_server_factory(db_path=tmp_path / "icat.sqlite")
     lims = make_icat_lims(tmp_path, server, **FAST_OUTBOX)
     session, samples = icat_login(lims, server)
     data = tmp_path / "data"
     down_timer = CallTimer()
     for number in range(ICAT_BURST):
-        if number == 50:
+        if number == 100:
             server.stop()
-        if number == 90:
+        if number == 180:
             assert lims.outbox_status()["pending"] > 0
             server.start()
         directory = data / prefix_of(number)
         directory.mkdir(parents=True)
-        timer = down_timer if 50 <= number < 90 else None
-        collect(lims, number, directory, session.session_id, sample=samples[0], timer=timer, real_ids=number < 50)
-    assert down_timer.longest() < 2.5, down_timer.longest()
+        timer = down_timer if 100 <= number < 180 else None
+        collect(lims, number, directory, session.session_id, sample=samples[0], timer=timer, real_ids=number < 100)
+    assert down_timer.longest() < 3.5, down_timer.longest()
     assert_drained(lims, 60.0)
     assert_icat_has_each_once(server, range(ICAT_BURST), images=3, data=data)
     assert lims.pending_collections() == []
@@ -375,7 +375,7 @@ def test_icat_burst_of_collections_survives_an_outage(tmp_path: Path, icat_serve
 def test_esrf_lims_both_down_mid_burst_every_collection_once_in_each(
     tmp_path: Path, icat_server_factory: Any, ispyb_server_factory: Any
 ) -> None:
-    """ESRFLIMS (ICAT + ISPyB); both stopped after 20 of 60 collections, both back after 40."""
+    """ESRFLIMS (ICAT + ISPyB); both stopped after 100 of 300 collections, both back after 180."""
     icat = icat_server_factory(db_path=tmp_path / "icat.sqlite")
     ispyb = ispyb_server_factory(db_path=tmp_path / "ispyb.sqlite")
     lims = make_esrf_lims(tmp_path, icat, ispyb, **FAST_OUTBOX)
@@ -385,24 +385,24 @@ def test_esrf_lims_both_down_mid_burst_every_collection_once_in_each(
     samples = lims.get_samples("ICAT")
     members = lims.members()
     data = tmp_path / "data"
-    total = 60
+    total = 300
     timers = {"up": CallTimer(), "down": CallTimer(), "back": CallTimer()}
     for number in range(total):
-        if number == 20:
+        if number == 100:
             icat.stop()
             ispyb.stop()
-        if number == 40:
+        if number == 180:
             assert members["drac"].outbox_status()["pending"] > 0
             assert members["ispyb"].outbox_status()["pending"] > 0
             icat.start()
             ispyb.start()
         directory = data / prefix_of(number)
         directory.mkdir(parents=True)
-        phase = "up" if number < 20 else ("down" if number < 40 else "back")
-        collect(lims, number, directory, session.session_id, sample=samples[0], real_ids=number < 20, timer=timers[phase])
+        phase = "up" if number < 100 else ("down" if number < 180 else "back")
+        collect(lims, number, directory, session.session_id, sample=samples[0], real_ids=number < 100, timer=timers[phase])
     # While both are down no call waits for either. (After the restart a call
     # may wait for a member's backlog replay: see the xfail test in section 7.)
-    assert timers["down"].longest() < 2.5, timers["down"].longest()
+    assert timers["down"].longest() < 3.5, timers["down"].longest()
     for member in members.values():
         assert_drained(member, 60.0)
     assert_icat_has_each_once(icat, range(total), images=3, data=data)
@@ -470,7 +470,7 @@ def test_icat_records_waiting_at_restart_wait_for_a_login_then_are_delivered(
         (data / prefix_of(number)).mkdir(parents=True)
         collect(lims, number, data / prefix_of(number), session.session_id, sample=samples[0], timer=timer)
     # Only the uploads need ICAT: nothing else may wait for the call timeout.
-    assert timer.longest() < 1.0, dict(timer.durations)
+    assert timer.longest() < 1.4, dict(timer.durations)
     assert lims.outbox_status()["pending"] > 0
     restart_mxcube(lims)
 
@@ -505,7 +505,7 @@ def test_slow_ispyb_calls_return_at_the_call_timeout_and_nothing_is_sent_twice(
     for number in range(3):
         collect(lims, number, f"/data/mx415/{prefix_of(number)}", session.session_id, images=2, timer=timer)
     assert set(timer.durations) == {"store", "update", "image", "finalize"}
-    assert timer.longest() < 1.2, {k: max(v) for k, v in timer.durations.items()}
+    assert timer.longest() < 1.4, {k: max(v) for k, v in timer.durations.items()}
     assert lims.outbox_status()["pending"] > 0
     # The server recovers; requests already on their way land, nothing is re-sent.
     server.latency = 0.0
