@@ -7,8 +7,9 @@ call returns within its timeout with *provisional* ids, the record waits, and
 a background greenlet replays the journal in order, with backoff, until the
 LIMS answers again; a restarted process finds the journal and goes on.
 
-Provisional ids are negative integers (no LIMS hands those out), unique per
-journal, so later records can refer to them: an image of a collection stored
+Provisional ids are large negative integers (below -10⁹: no LIMS hands those
+out, and producers' own -1 "none" stays itself), unique per journal, so later
+records can refer to them: an image of a collection stored
 while ISPyB was down carries the collection's provisional id, and at replay
 that id is replaced by the real one. The mapping is kept in the journal too.
 
@@ -65,6 +66,10 @@ PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 #: Delivered records are pruned every this many deliveries (pruning scans them).
 _PRUNE_EVERY = 100
+
+#: Provisional ids start below this: far from -1 and 0, which producers use
+#: to say "none" or "failed" (an energy scan id of -1, for instance).
+_PROVISIONAL_BASE = -1_000_000_000
 
 
 class OutboxError(LimsError):
@@ -317,7 +322,7 @@ class Outbox:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
             if "progress" not in columns:  # a journal from before checkpoints
                 self._db.execute("ALTER TABLE records ADD COLUMN progress TEXT")
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             raise OutboxError(f"cannot open the outbox journal {self.path}: {error}") from error
         row = self._db.execute(
             "SELECT last_error FROM records WHERE last_error IS NOT NULL ORDER BY seq DESC LIMIT 1"
@@ -325,6 +330,10 @@ class Outbox:
         self._last_error = row[0] if row else None
         self._closed = False
         self._in_flight: dict[int, gevent.Greenlet] = {}
+        self._waiters: dict[int, gevent.event.AsyncResult] = {}
+        # True after the LIMS did not answer, until it answers again.
+        self._down = False
+        self._lock_file: Optional[Any] = None
         Outbox.instances.add(self)
 
     def close(self) -> None:
@@ -337,6 +346,9 @@ class Outbox:
             flight.join(timeout=1.0)  # a request on its way gets a moment to land
         with self._lock:
             self._db.close()
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the lock
+            self._lock_file = None
         Outbox.instances.discard(self)
 
     # -- writing ---------------------------------------------------------------
@@ -381,7 +393,8 @@ class Outbox:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 provisional = [
-                    None if k is None else -self._counter("provisional") for k in delivery.result_kinds()
+                    None if k is None else _PROVISIONAL_BASE - self._counter("provisional")
+                    for k in delivery.result_kinds()
                 ]
                 for id_kind, value in zip(delivery.result_kinds(), provisional):
                     if id_kind is not None:
@@ -408,6 +421,22 @@ class Outbox:
             except Exception:
                 self._notify()
                 raise
+            if outcome is not None:
+                self._kick()  # writes that queued behind this one go now
+                self._notify()
+                return outcome[0]
+        elif not self._down:
+            # The LIMS answers, it is just busy with earlier records: wait for
+            # this one's turn (within the call timeout) rather than hand out
+            # provisional ids a healthy LIMS does not need.
+            waiter = self._waiters[seq] = gevent.event.AsyncResult()
+            self._kick()
+            try:
+                outcome = waiter.get(timeout=self.call_timeout)
+            except gevent.Timeout:
+                outcome = None
+            finally:
+                self._waiters.pop(seq, None)
             if outcome is not None:
                 self._notify()
                 return outcome[0]
@@ -462,7 +491,7 @@ class Outbox:
             if not isinstance(holder, dict):
                 continue
             value = holder.get(leaf)
-            if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            if isinstance(value, int) and not isinstance(value, bool) and value <= _PROVISIONAL_BASE:
                 row = self._db.execute(
                     "SELECT real FROM ids WHERE kind = ? AND provisional = ?", (id_kind, value)
                 ).fetchone()
@@ -490,16 +519,23 @@ class Outbox:
             payload = self._resolve(record)
         except LookupError as error:
             return self._outcome(record, None, error)
+        # Counted before sending: after a crash mid-request, a retry knows an
+        # earlier attempt may have reached the LIMS (and looks before storing).
+        self._db.execute("UPDATE records SET attempts = attempts + 1 WHERE seq = ?", (record.seq,))
         checkpoint = Checkpoint(record.progress, record.attempts, lambda data: self._save_progress(record.seq, data))
         flight = gevent.spawn(self._send_capped, record.kind, payload, checkpoint)
         self._in_flight[record.seq] = flight
-        flight.join(timeout=self.call_timeout)
+        try:
+            flight.join(timeout=self.call_timeout)
+        except BaseException:
+            # The caller was killed (an aborted collection): the request goes
+            # on and its outcome is still recorded.
+            gevent.spawn(self._land, record, flight)
+            raise
         if not flight.ready():
             text = f"the LIMS did not answer within {self.call_timeout:g} s; the request is still on its way"
             self._last_error = text
-            self._db.execute(
-                "UPDATE records SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (text, record.seq)
-            )
+            self._db.execute("UPDATE records SET last_error = ? WHERE seq = ?", (text, record.seq))
             log.warning("outbox: %s #%s: %s", record.kind, record.seq, text)
             gevent.spawn(self._land, record, flight)
             return None
@@ -541,6 +577,7 @@ class Outbox:
 
     def _outcome(self, record: Record, result: Any, error: Optional[BaseException]) -> Optional[tuple[Any]]:
         """Marks a record delivered, waiting or failed after an attempt."""
+        waiter = self._waiters.get(record.seq)
         if error is not None:
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 raise error
@@ -549,12 +586,12 @@ class Outbox:
             if isinstance(error, LookupError) or not is_unavailable(error):
                 self._finish(record, FAILED, error=text)
                 log.error("outbox: %s #%s refused: %s", record.kind, record.seq, text)
-                if isinstance(error, Exception):
-                    raise error
-                raise LimsError(text) from error
-            self._db.execute(
-                "UPDATE records SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (text, record.seq)
-            )
+                refusal = error if isinstance(error, Exception) else LimsError(text)
+                if waiter is not None:
+                    waiter.set_exception(refusal)
+                raise refusal
+            self._down = True
+            self._db.execute("UPDATE records SET last_error = ? WHERE seq = ?", (text, record.seq))
             log.warning("outbox: %s #%s waits, the LIMS does not answer: %s", record.kind, record.seq, text)
             return None
         delivery = self.deliveries[record.kind]
@@ -569,11 +606,14 @@ class Outbox:
                     )
             self._finish(record, DELIVERED, result=result)
         self._delay = self.backoff[0]
+        self._down = False
+        if waiter is not None:
+            waiter.set((result,))
         return (result,)
 
     def _finish(self, record: Record, status: str, *, error: Optional[str] = None, result: Any = None) -> None:
         self._db.execute(
-            "UPDATE records SET status = ?, attempts = attempts + 1, last_error = ?, delivered_at = ?, "
+            "UPDATE records SET status = ?, last_error = ?, delivered_at = ?, "
             "result = ? WHERE seq = ?",
             (status, error, time.time(), _dumps(result), record.seq),
         )
@@ -595,6 +635,7 @@ class Outbox:
         Returns:
             The number delivered.
         """
+        self.claim()
         delivered = 0
         while True:
             # One record at a time, the lock not held while the LIMS is waited
@@ -610,7 +651,9 @@ class Outbox:
             try:
                 outcome = self._attempt(record)
             except Exception:
-                continue  # marked failed; the journal goes on
+                if self._status_of(record.seq) == PENDING:
+                    break  # not marked failed (the journal itself failed): back off
+                continue  # refused and marked failed; the journal goes on
             if outcome is None:
                 break
             delivered += 1
@@ -621,8 +664,41 @@ class Outbox:
 
     # -- background replay ---------------------------------------------------------
 
+    def claim(self) -> None:
+        """Makes this process the journal's only deliverer (an exclusive file lock).
+
+        Two processes delivering one journal would send its records twice.
+
+        Raises:
+            OutboxError: Another process holds the journal (say, MXCuBE while
+                ``outbox replay`` runs, or two beamlines sharing a file: give
+                each its own ``outbox_file``).
+        """
+        if self._lock_file is not None:
+            return
+        import fcntl
+
+        for other in list(Outbox.instances):
+            if other is not self and not other._closed and other.path.resolve() == self.path.resolve():
+                # An earlier object of this process over the same journal (the
+                # configuration was loaded again): this one takes over.
+                log.info("outbox %s: taken over from an earlier object of this process", self.path)
+                other.close()
+
+        handle = open(self.path.with_name(self.path.name + ".lock"), "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            handle.close()
+            raise OutboxError(
+                f"the outbox journal {self.path} is in use by another process; "
+                "stop it first, or give this object its own outbox_file"
+            ) from error
+        self._lock_file = handle
+
     def start(self) -> None:
-        """Starts the replay greenlet (idempotent)."""
+        """Claims the journal and starts the replay greenlet (idempotent)."""
+        self.claim()
         if self._worker is None or self._worker.dead:
             self._worker = gevent.spawn(self._run)
             self._kick()
@@ -633,6 +709,10 @@ class Outbox:
             self._worker.kill(block=True, timeout=self.call_timeout + 1)
             self._worker = None
 
+    def _status_of(self, seq: int) -> Optional[str]:
+        row = self._db.execute("SELECT status FROM records WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else row[0]
+
     def _kick(self) -> None:
         self._wake.set()
 
@@ -640,16 +720,29 @@ class Outbox:
         while True:
             self._wake.wait()
             self._wake.clear()
-            while self._count(PENDING):
-                self.replay()
-                if not self._count(PENDING):
-                    break
-                wait = self._delay
-                self._delay = min(self.backoff[1], self._delay * 2)
-                self._next_attempt = time.time() + wait
-                self._notify()
-                self._wake.wait(wait)
-                self._wake.clear()
+            try:
+                self._drain()
+            except Exception:  # the journal file failed; keep the greenlet alive
+                log.exception("outbox %s: replay failed; trying again later", self.path)
+                gevent.sleep(self.backoff[1])
+                self._kick()
+
+    def _drain(self) -> None:
+        while self._count(PENDING):
+            self.replay()
+            if not self._count(PENDING):
+                break
+            head = self._db.execute(
+                "SELECT seq FROM records WHERE status = ? ORDER BY seq LIMIT 1", (PENDING,)
+            ).fetchone()
+            if head is not None and head[0] in self._in_flight and not self._down:
+                return  # busy, not down: its landing kicks the next round
+            wait = self._delay
+            self._delay = min(self.backoff[1], self._delay * 2)
+            self._next_attempt = time.time() + wait
+            self._notify()
+            self._wake.wait(wait)
+            self._wake.clear()
 
     def wait_delivered(self, timeout: float) -> bool:
         """Waits until nothing is pending (tests, shutdown). True when empty."""

@@ -21,6 +21,7 @@ others get the records without sample ids (their own ids would not match).
 
 from __future__ import annotations
 
+import collections
 from typing import Any, Dict, List, Optional, Tuple
 
 from mxcubecore_lims.errors import LimsConfigError, LimsError, LimsNoSessionError
@@ -30,6 +31,11 @@ from mxcubecore_lims.model import Lims, LimsSessionManager, Sample, Session
 __all__ = ["CompositeLims"]
 
 _SAMPLE_KEYS = ("blSampleId", "blsampleid", "sampleId", "limsID")
+
+#: Kinds of ids later calls refer to (the others are not remembered).
+_REFERENCED = {"collection", "group", "energy_scan", "workflow"}
+#: Id mappings kept (oldest forgotten first): a night of collections, and more.
+_IDS_KEPT = 20_000
 
 
 def _without_sample_ids(record: LegacyDict) -> LegacyDict:
@@ -66,7 +72,7 @@ class CompositeLims(AbstractLims):
         super().__init__(name)
         self._local_logins: Dict[str, bool] = {}
         # (kind, id given to the caller) -> {role: that member's id}
-        self._ids: Dict[Tuple[str, Any], Dict[str, Any]] = {}
+        self._ids: "collections.OrderedDict[Tuple[str, Any], Dict[str, Any]]" = collections.OrderedDict()
         self._active_lims: Optional[str] = None
         self._sample_source: Optional[str] = None
 
@@ -230,11 +236,19 @@ class CompositeLims(AbstractLims):
     def _for_member(self, role: str, record: LegacyDict) -> LegacyDict:
         """The record as one member must see it: its own session, no foreign sample ids."""
         copy = dict(record)
+        member = self.members()[role]
+        own = member.get_session_id()
         if "sessionId" in copy:
             # Callers give the session they know (the authority's, which
             # mxcubeweb copied into HWR.beamline.session); each member files
             # the record under its own matching session.
-            copy["sessionId"] = self.members()[role].get_session_id()
+            copy["sessionId"] = own
+        active = self.session_manager.active_session
+        if own is None and active is not None and member is not self.authority():
+            # No matching session yet (the member did not answer when the
+            # session was chosen): the member finds it when it delivers.
+            copy["sessionId"] = None
+            copy["proposalCode"], copy["proposalNumber"] = active.code, active.number
         # Sample ids belong to the LIMS the samples came from: the authority's
         # until samples were read from another member.
         source = self._sample_source or self._member(self.config.authority_role, "authority")[0]
@@ -243,7 +257,17 @@ class CompositeLims(AbstractLims):
         return copy
 
     def _translate(self, kind: str, given: Any, role: str) -> Any:
-        return self._ids.get((kind, given), {}).get(role, given)
+        """The member's own id for an id the caller got.
+
+        Raises:
+            LookupError: The member has none (it refused the original record,
+                or the id is not one this object handed out): passing the
+                caller's id on would name another member's record.
+        """
+        mapping = self._ids.get((kind, given))
+        if mapping is None or mapping.get(role) is None:
+            raise LookupError(f"{role} has no {kind} for id {given}")
+        return mapping[role]
 
     def _to_all(self, operation: str, call: Any) -> Dict[str, Any]:
         """Runs ``call(role, member)`` for every member; one failing never stops the others."""
@@ -251,6 +275,8 @@ class CompositeLims(AbstractLims):
         for role, member in self.members().items():
             try:
                 results[role] = call(role, member)
+            except LookupError as error:
+                self.log.error("%s: not sent to %s: %s", operation, role, error)
             except Exception as error:  # a member's refusal must not lose the others' writes
                 self.log.error("%s: %s did not take it: %s", operation, role, error)
         return results
@@ -267,7 +293,10 @@ class CompositeLims(AbstractLims):
         if primary is None:
             return None
         given = pick(results[primary])
-        self._ids[(kind, given)] = {role: pick(value) for role, value in results.items()}
+        if kind in _REFERENCED:
+            self._ids[(kind, given)] = {role: pick(value) for role, value in results.items()}
+            while len(self._ids) > _IDS_KEPT:
+                self._ids.popitem(last=False)
         return given
 
     def store_data_collection(self, datacollection_dict: LegacyDict, beamline_config_dict: Any = None) -> Tuple[Id, Id]:
@@ -283,10 +312,19 @@ class CompositeLims(AbstractLims):
         return collection_id, detector_id
 
     def _member_collection(self, role: str, record: LegacyDict) -> LegacyDict:
+        """The collection dict with the member's own ids.
+
+        An unknown collection id stops the member's copy (see :meth:`_translate`);
+        an unknown group is dropped, so the member makes its own group.
+        """
         copy = self._for_member(role, record)
-        for key, kind in (("collection_id", "collection"), ("group_id", "group")):
-            if copy.get(key) not in (None, ""):
-                copy = {**copy, key: self._translate(kind, copy[key], role)}
+        if copy.get("collection_id") not in (None, ""):
+            copy["collection_id"] = self._translate("collection", copy["collection_id"], role)
+        if copy.get("group_id") not in (None, ""):
+            try:
+                copy["group_id"] = self._translate("group", copy["group_id"], role)
+            except LookupError:
+                copy["group_id"] = None
         return copy
 
     def update_data_collection(self, datacollection_dict: LegacyDict) -> None:
@@ -309,10 +347,13 @@ class CompositeLims(AbstractLims):
         return self._remember("group", results, lambda value: value)
 
     def store_beamline_setup(self, session_id: str, bl_config_dict: Any) -> Id:
-        results = self._to_all(
-            "store_beamline_setup",
-            lambda role, m: m.store_beamline_setup(m.get_session_id() or session_id, bl_config_dict),
-        )
+        def one(role: str, member: AbstractLims) -> Any:
+            own = member.get_session_id()
+            if own is None:
+                raise LookupError("no session of its own to file it under")
+            return member.store_beamline_setup(own, bl_config_dict)
+
+        results = self._to_all("store_beamline_setup", one)
         return self._remember("beamline_setup", results, lambda value: value)
 
     def store_image(self, image_dict: LegacyDict) -> Id:
@@ -354,10 +395,10 @@ class CompositeLims(AbstractLims):
         return {"xfeFluorescenceSpectrumId": spectrum_id}
 
     def update_bl_sample(self, bl_sample: LegacyDict) -> None:
-        # Only the LIMS the sample came from knows its id.
-        source = self._sample_source
+        # Only the LIMS the sample came from knows its id (the authority's by default).
+        source = self._sample_source or self._member(self.config.authority_role, "authority")[0]
         for role, member in self.members().items():
-            if source is None or role == source:
+            if role == source:
                 try:
                     member.update_bl_sample(bl_sample)
                 except Exception as error:  # unguarded caller: never raise
@@ -370,9 +411,8 @@ class CompositeLims(AbstractLims):
         primary = self._primary(results, lambda value: value[0])
         if primary is None:
             return None, None, None
-        given = results[primary]
-        self._ids[("workflow", given[0])] = {role: value[0] for role, value in results.items()}
-        return tuple(given)  # type: ignore[return-value]
+        self._remember("workflow", results, lambda value: value[0])
+        return tuple(results[primary])  # type: ignore[return-value]
 
     # The hooks below are never reached: every public write is delegated.
     def _write_sample_update(self, sample: Any) -> None:  # pragma: no cover

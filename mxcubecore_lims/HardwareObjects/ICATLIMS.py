@@ -584,14 +584,14 @@ class ICATLIMS(AbstractLims):
             LimsMetadataUploadError: ICAT refused the dataset or did not answer.
         """
         investigation = {"id": context.investigation_id, "name": context.investigation_name}
+        unwritten: Optional[OSError] = None
         if record.location:
             try:
                 write_metadata_json(record, investigation)
             except OSError as error:
+                # The dataset still goes to ICAT; the error is raised after.
                 self.log.error("metadata.json for %s not written: %s", record.name, error)
-                raise errors.LimsMetadataWriteError(
-                    f"cannot write metadata.json in {record.location}: {error}"
-                ) from error
+                unwritten = error
         try:
             assert self.uploader is not None
             result = self.uploader.upload(self._acting_user(), context.investigation_id, record)
@@ -601,6 +601,11 @@ class ICATLIMS(AbstractLims):
         self.log.info(
             "dataset %s %s in ICAT (id %s)", result.name, "created" if result.created else "already", result.dataset_id
         )
+        if unwritten is not None:
+            raise errors.LimsMetadataWriteError(
+                f"dataset {result.name} is in ICAT (id {result.dataset_id}), but metadata.json could not be "
+                f"written in {record.location}: {unwritten}"
+            ) from unwritten
         return result
 
     def _new_local_id(self) -> int:

@@ -227,7 +227,7 @@ class ISPyBAbstractLims(AbstractLims):
         return session_from_ispyb(found, self.beamline_name, proposal if isinstance(proposal, dict) else None)
 
     def session_for_proposal(self, code: str, number: str, create: bool = False) -> Optional[Session]:
-        """This proposal's session on this beamline now; created when ``create`` and there is none.
+        """This proposal's current session here (ISPyB's rule: started, not ended); created when ``create`` and there is none.
 
         Used by composite LIMS objects (ESRFLIMS) that choose the ISPyB session
         matching a session chosen in another LIMS.
@@ -275,15 +275,29 @@ class ISPyBAbstractLims(AbstractLims):
 
     # ------------------------------------------------------------- storing
 
-    def _session_id_for(self, given: Any) -> int:
+    def _session_id_for(self, given: Any, record: Any = None) -> int:
+        """The session a record goes to: its own, else its proposal's, else the active one.
+
+        A record a composite LIMS could not give a session (ISPyB did not
+        answer when the session was chosen) names its proposal instead
+        (``proposalCode``/``proposalNumber``); its session is looked up when
+        it is delivered, never taken from whatever session is active then.
+        """
         if given not in (None, "", 0, -1):
             return int(given)
+        extra = getattr(record, "model_extra", None) or {}
+        code, number = extra.get("proposalCode"), extra.get("proposalNumber")
+        if code and number:
+            found = self.session_for_proposal(str(code), str(number))
+            if found is None:
+                raise LimsNoSessionError(f"ISPyB has no session for {code}{number} on {self.beamline_name} now")
+            return int(found.session_id)
         return int(self._active_session_or_raise().session_id)
 
     def _write_data_collection(
         self, collection: DataCollection, setup: Optional[BeamlineSetup]
     ) -> Tuple[Id, Id]:
-        session_id = self._session_id_for(collection.session_id)
+        session_id = self._session_id_for(collection.session_id, collection)
         # Three ISPyB writes make one record: each id is kept in the journal as
         # it comes, so a retry after ISPyB went away half-way resumes.
         step = self.delivery_checkpoint
@@ -340,7 +354,7 @@ class ISPyBAbstractLims(AbstractLims):
 
     def _write_data_collection_group(self, group: DataCollectionGroup) -> Id:
         if group.session_id in (None, ""):
-            group = group.model_copy(update={"session_id": self._session_id_for(None)})
+            group = group.model_copy(update={"session_id": self._session_id_for(None, group)})
         return self._ispyb.store_data_collection_group(group)
 
     def _write_beamline_setup(self, session_id: str, setup: BeamlineSetup) -> Id:
@@ -351,12 +365,12 @@ class ISPyBAbstractLims(AbstractLims):
 
     def _write_robot_action(self, action: RobotAction) -> Id:
         if action.session_id in (None, ""):
-            action = action.model_copy(update={"session_id": self._session_id_for(None)})
+            action = action.model_copy(update={"session_id": self._session_id_for(None, action)})
         return self._ispyb.store_robot_action(action)
 
     def _write_energy_scan(self, scan: EnergyScan) -> Id:
         if scan.session_id in (None, ""):
-            scan = scan.model_copy(update={"session_id": self._session_id_for(None)})
+            scan = scan.model_copy(update={"session_id": self._session_id_for(None, scan)})
         scan_id = self._ispyb.store_energy_scan(scan)
         self._energy_scans[scan_id] = scan
         return scan_id

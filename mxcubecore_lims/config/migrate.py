@@ -294,7 +294,8 @@ class _XmlMigration:
         replacement.text = value
         replacement.tail = element.tail
         root.replace(element, replacement)
-        self.findings.append(Finding(self.original, line, "info", f"<proxy> became <proxy_address>{value}</proxy_address>"))
+        shown = re.sub(r"//[^/@]*@", "//***@", value)  # credentials in a proxy URL are not printed
+        self.findings.append(Finding(self.original, line, "info", f"<proxy> became <proxy_address>{shown}</proxy_address>"))
 
 
 def _migrate_yaml(path: Path, original: Path, findings: list[Finding]) -> Optional[bytes]:

@@ -188,16 +188,21 @@ class IcatGateway:
         if self._client is None:
             with self._lock:
                 if self._client is None:
+                    budget = gevent.Timeout(self.settings.connect_timeout)
+                    budget.start()
                     try:
-                        with gevent.Timeout(self.settings.connect_timeout):
-                            self._client = self._client_factory(self.settings)
+                        self._client = self._client_factory(self.settings)
                     except BaseException as error:
                         if isinstance(error, (KeyboardInterrupt, SystemExit, gevent.GreenletExit)):
                             raise
+                        if isinstance(error, gevent.Timeout) and error is not budget:
+                            raise  # the caller's own deadline, not ours
                         raise IcatUnavailableError(
                             f"cannot connect to ICAT at {self.settings.url}: "
                             f"{type(error).__name__}: {error}"
                         ) from error
+                    finally:
+                        budget.cancel()
         return self._client
 
     def echo(self) -> bool:
@@ -336,6 +341,9 @@ class IcatGateway:
         session.refresh_after = _refresh_after(float(client.getRemainingMinutes()))
 
     def _relogin(self, session: IcatUserSession, operation: str) -> IcatUserSession:
+        current = self._users.get(session.key)
+        if current is not None and current.session_id != session.session_id:
+            return current  # another greenlet logged in again meanwhile: use its session
         creds = session._credentials
         try:
             return self.login(

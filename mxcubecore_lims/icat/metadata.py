@@ -354,6 +354,10 @@ def write_metadata_json(record: DatasetRecord, investigation: Mapping[str, Any])
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text + "\n")
+        # mkstemp makes it private; an ingester running as another user must read it.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -979,8 +979,8 @@ def test_xrf_spectrum_becomes_a_dataset(tmp_path: Path, icat_server: Any) -> Non
 # 10. errors
 
 
-def test_unwritable_directory_raises_metadata_write_error_and_uploads_nothing(tmp_path: Path, icat_server: Any) -> None:
-    """metadata.json cannot be written: LimsMetadataWriteError (mxcubecore's class too), no dataset."""
+def test_unwritable_directory_raises_metadata_write_error_after_the_upload(tmp_path: Path, icat_server: Any) -> None:
+    """metadata.json cannot be written: the dataset still goes to ICAT, then LimsMetadataWriteError (mxcubecore's too)."""
     lims, session, samples = alice_on_mx415(tmp_path, icat_server)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
@@ -991,8 +991,9 @@ def test_unwritable_directory_raises_metadata_write_error_and_uploads_nothing(tm
     with pytest.raises(LimsMetadataWriteError) as caught:
         lims.finalize_data_collection(dc)
     assert isinstance(caught.value, core_abstract_lims.LimsMetadataWriteError)
-    assert icat_server.store.count("Dataset") == count
-    assert not any(op == "create" for op, _ in icat_server.calls)
+    assert "is in ICAT" in str(caught.value)
+    assert icat_server.store.count("Dataset") == count + 1
+    assert not (blocker / "data" / "metadata.json").exists()
 
 
 def test_server_down_the_upload_waits_in_the_outbox_and_is_replayed(tmp_path: Path, icat_server: Any) -> None:

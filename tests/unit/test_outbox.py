@@ -220,3 +220,68 @@ def test_a_retry_resumes_from_the_saved_steps(tmp_path: Path) -> None:
     assert again.replay() == 1
     assert calls == [(0, {}), (1, {"first": 7})]
     assert again.records("delivered")[0].result == [70, None]
+
+
+def test_a_killed_caller_does_not_jam_the_journal(tmp_path: Path) -> None:
+    lims = FakeLims()
+    lims.delay = 0.3
+    box = make(tmp_path, lims, call_timeout=5.0)
+    box.start()
+    caller = gevent.spawn(box.submit, "collection", {"prefix": "aborted"})
+    gevent.sleep(0.1)
+    caller.kill()  # an aborted collection: the request is on its way
+    assert box.wait_delivered(5.0)
+    assert len(lims.rows) == 1 and box.records("delivered")[0].attempts == 1
+    # The journal goes on at once.
+    assert box.submit("collection", {"prefix": "next"}) == (102, None)
+    box.close()
+
+
+def test_overlapping_writes_to_a_healthy_lims_get_real_ids(tmp_path: Path) -> None:
+    lims = FakeLims()
+    lims.delay = 0.05
+    box = make(tmp_path, lims, call_timeout=2.0)
+    box.start()
+    results = [r.get() for r in [gevent.spawn(box.submit, "collection", {"n": n}) for n in range(6)]]
+    assert all(collection_id > 0 for collection_id, _ in results)
+    assert box.status().deferred == 0 and box.status().pending == 0
+    box.close()
+
+
+def test_provisional_ids_stay_clear_of_producers_minus_one(tmp_path: Path) -> None:
+    lims = FakeLims()
+    box = make(tmp_path, lims)
+    lims.up = False
+    provisional, _ = box.submit("collection", {"prefix": "a"})
+    assert provisional <= -1_000_000_000
+    box.submit("update", {"collection_id": -1})  # a producer's "none", not ours
+    lims.up = True
+    box.replay()
+    assert lims.rows[-1] == ("update", {"collection_id": -1})
+
+
+def test_one_journal_has_one_deliverer(tmp_path: Path) -> None:
+    import fcntl
+
+    from mxcubecore_lims.outbox import OutboxError
+
+    box = make(tmp_path, FakeLims())
+    # Another process holding the journal (its lock file, exclusively).
+    with open(tmp_path / "outbox.sqlite.lock", "a+") as other_process:
+        fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(OutboxError, match="in use by another process"):
+            box.replay()
+        fcntl.flock(other_process, fcntl.LOCK_UN)
+    assert box.replay() == 0  # free again
+    box.close()
+
+
+def test_an_object_loaded_again_in_this_process_takes_the_journal_over(tmp_path: Path) -> None:
+    lims = FakeLims()
+    first = make(tmp_path, lims)
+    first.start()
+    second = make(tmp_path, lims)
+    second.start()  # the configuration was loaded again: the old object lets go
+    assert first._closed
+    assert second.submit("update", {"collection_id": 1}) == 101 and len(lims.rows) == 1
+    second.close()
