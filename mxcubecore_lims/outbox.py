@@ -23,6 +23,11 @@ Delivery outcomes:
   the error, kept for inspection, and the journal moves on. A record that
   refers to a failed record's provisional id fails too.
 
+A delivered record is never sent again. A record whose request reached the
+LIMS but whose answer was lost is sent again; deliveries that can look up
+what an earlier attempt stored do so (``Checkpoint.previous_attempts``), the
+others may store it twice. One process delivers a journal (:meth:`claim`).
+
 Delivered records are pruned beyond ``keep_delivered`` (every few deliveries,
 so at most twice as many are kept meanwhile); pending ones are
 never dropped: when ``max_pending`` is reached a new write raises
