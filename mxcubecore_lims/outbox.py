@@ -664,7 +664,10 @@ class Outbox:
             delivered += 1
             if delivered % 50 == 0:
                 self._notify()
-        self._notify()
+        if delivered or self._down:
+            # Not when it only found the head record on its way (busy, not
+            # down): observers would hear of every healthy write twice.
+            self._notify()
         return delivered
 
     # -- background replay ---------------------------------------------------------
