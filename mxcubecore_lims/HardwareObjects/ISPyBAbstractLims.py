@@ -390,6 +390,8 @@ class ISPyBAbstractLims(AbstractLims):
         return self._ispyb.store_energy_scan(linked)
 
     def _write_xfe_spectrum(self, spectrum: XfeSpectrum) -> Id:
+        if spectrum.session_id in (None, ""):
+            spectrum = spectrum.model_copy(update={"session_id": self._session_id_for(None, spectrum)})
         return self._ispyb.store_xfe_spectrum(spectrum)
 
     def _write_sample_update(self, sample: SampleUpdate) -> None:

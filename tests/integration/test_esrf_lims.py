@@ -590,3 +590,26 @@ def test_loads_with_stock_mxcubecore(tmp_path: Path, icat_server: Any, ispyb_ser
     lims.set_active_session_by_id(investigation_id(icat_server, "MX-415"))
     assert lims.members()["ispyb"].get_session_id()
     assert {s["sampleName"] for s in lims.get_samples("ICAT")} >= {"lyso-01"}
+
+
+def test_ispyb_down_when_the_session_is_chosen_its_writes_find_the_session_later(
+    tmp_path: Path, icat_server: Any, ispyb_server: Any
+) -> None:
+    """ISPyB does not answer when MX-415 is chosen: its records name the proposal and land in MX415's session."""
+    lims = make_lims(tmp_path, icat_server, ispyb_server, outbox_call_timeout="2", outbox_retry_max="1")
+    lims.login("alice", "alice-pw", False)
+    ispyb_server.stop()
+    session = lims.set_active_session_by_id(investigation_id(icat_server, "MX-415"))
+    assert lims.members()["ispyb"].get_session_id() is None
+    dc = collection_dict(tmp_path / "data" / "late", None, session.session_id, "late")
+    collection_id = collect(lims, dc)
+    assert lims.outbox_status()["ispyb"]["pending"] > 0
+    ispyb_server.start()
+    wait_delivered(lims)
+    (row,) = [r for r in ispyb_server.store.rows("DataCollection") if r["imagePrefix"] == "late"]
+    group = collection_group(ispyb_server, row)
+    assert group["sessionId"] in ispyb_session_ids(ispyb_server, "MX", "415")
+    assert row["runStatus"] == "Data collection successful"
+    assert len(ispyb_server.store.rows("Image", dataCollectionId=row["dataCollectionId"])) == 3
+    assert lims.outbox_status()["ispyb"]["failed"] == 0
+    assert len(datasets(icat_server, "MX-415")) == 1 and collection_id is not None
