@@ -317,7 +317,8 @@ def _format(report: NightReport, state: str, data: Path) -> list[str]:
     for dataset in report.icat_datasets:
         lines.append(f"       {dataset['name']:<14} {dataset['parameters']:3d} parameters  {dataset['datafiles']} files")
     lines.append(
-        f"Collections run: {report.collections}; {report.provisional} got provisional ids while ISPyB was down:"
+        f"Collections run: {report.collections}; {report.provisional} got provisional ids "
+        "(ISPyB down, or still catching up on what waited):"
     )
     for name, (provisional, real) in report.provisional_ids.items():
         lines.append(f"       {name:<14} provisional id {provisional} -> ISPyB id {real}")
