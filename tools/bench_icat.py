@@ -62,7 +62,6 @@ import copy
 import gc
 import io
 import json
-import logging
 import os
 import platform
 import shutil
@@ -71,12 +70,15 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
+
+# tools/ on the path: benchlib is found however this script is loaded.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import RefusedError, at_least, quiet_loggers, ratio  # noqa: E402
 
 DEFAULTS = {"investigations": 500, "samples": 1000, "datasets": 200, "repeat": 3}
 WARMUP_DATASETS = 5
@@ -90,9 +92,6 @@ DEMO_SESSION = REPO / "configuration" / "demo" / "session.xml"
 USER, PASSWORD, PLUGIN, PROPOSAL, BEAMLINE = "alice", "alice-pw", "simple", "MX-415", "ID-DEMO"
 DONE = "Data collection successful"
 
-
-class RefusedError(Exception):
-    """A client gave a wrong result; nothing is reported."""
 
 
 # ------------------------------------------------------------------ catalogue
@@ -482,8 +481,7 @@ def run_rounds(clients: list[Client], server: Any, workdir: Path, repeat: int, t
 # ------------------------------------------------------------------ reporting
 
 
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return numerator / denominator if denominator else None
+
 
 
 def summarise(arguments: argparse.Namespace, server: Any, expected: Expected,
@@ -511,10 +509,10 @@ def summarise(arguments: argparse.Namespace, server: Any, expected: Expected,
     for op in OPERATIONS:
         ours, floor = (clients[key]["operations"][op] for key in CLIENTS)
         ratios[op] = {
-            "ours_over_floor": _ratio(ours["median_ms"], floor["median_ms"]),
+            "ours_over_floor": ratio(ours["median_ms"], floor["median_ms"]),
             "ours_over_floor_per_round_median": statistics.median(
                 a / b for a, b in zip(ours["ms"], floor["ms"]) if b),
-            "peak_ours_over_floor": _ratio(ours["median_peak_bytes"], floor["median_peak_bytes"]),
+            "peak_ours_over_floor": ratio(ours["median_peak_bytes"], floor["median_peak_bytes"]),
         }
     return {
         "server": server.url,
@@ -568,46 +566,26 @@ def format_table(report: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ command line
 
 
-def _at_least(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
-        return value
-
-    return parse
-
-
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--investigations", type=_at_least(0), default=DEFAULTS["investigations"],
+    parser.add_argument("--investigations", type=at_least(0), default=DEFAULTS["investigations"],
                         help="generated investigations of alice (default %(default)s)")
-    parser.add_argument("--samples", type=_at_least(1), default=DEFAULTS["samples"],
+    parser.add_argument("--samples", type=at_least(1), default=DEFAULTS["samples"],
                         help=f"samples of {PROPOSAL} (default %(default)s)")
-    parser.add_argument("--datasets", type=_at_least(1), default=DEFAULTS["datasets"],
+    parser.add_argument("--datasets", type=at_least(1), default=DEFAULTS["datasets"],
                         help="datasets uploaded per pass (default %(default)s)")
-    parser.add_argument("--repeat", type=_at_least(1), default=DEFAULTS["repeat"],
+    parser.add_argument("--repeat", type=at_least(1), default=DEFAULTS["repeat"],
                         help="measured rounds (default %(default)s)")
-    parser.add_argument("--traced-rounds", type=_at_least(1), default=1,
+    parser.add_argument("--traced-rounds", type=at_least(1), default=1,
                         help="rounds that also run a tracemalloc pass per client (default %(default)s; "
                         "tracing makes a pass 4-5x slower)")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH ('-': stdout only)")
     return parser.parse_args(argv)
 
 
-@contextlib.contextmanager
-def silenced() -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
-    saved = [logger.level for logger in loggers]
-    try:
-        for logger in loggers:
-            logger.setLevel(logging.CRITICAL + 1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, saved):
-            logger.setLevel(level)
+def silenced() -> Any:
+    """QUIET_LOGGERS above CRITICAL and warnings ignored, for the whole run."""
+    return quiet_loggers(QUIET_LOGGERS)
 
 
 def _run(arguments: argparse.Namespace, workdir: Path) -> dict[str, Any]:

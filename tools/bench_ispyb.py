@@ -108,7 +108,6 @@ import cProfile
 import gc
 import io
 import json
-import logging
 import os
 import platform
 import pstats
@@ -119,10 +118,13 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+
+# tools/ on the path: benchlib is found however this script is loaded.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import RefusedError, at_least, quiet_loggers, ratio  # noqa: E402
 
 DEFAULT_SAMPLES = 1000
 DEFAULT_COLLECTIONS = 200
@@ -160,9 +162,6 @@ STOCK_MODULE = "mxcubecore.HardwareObjects.ProposalTypeISPyBLims"
 OUR_MODULE = "mxcubecore_lims.HardwareObjects.ProposalTypeISPyBLims"
 SERVICE_NAMES = ("ToolsForShippingWebService", "ToolsForCollectionWebService", "ToolsForBLSampleWebService")
 
-
-class RefusedError(Exception):
-    """A client gave a wrong result; nothing is reported."""
 
 
 # --------------------------------------------------------------------------
@@ -765,8 +764,7 @@ def profile_ours(ours: OurClient, server: Any, top: int) -> str:
 # --------------------------------------------------------------------------
 
 
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return numerator / denominator if denominator else None
+
 
 
 def summarise(arguments: argparse.Namespace, server: Any, samples: dict[str, Samples]) -> dict[str, Any]:
@@ -792,13 +790,13 @@ def summarise(arguments: argparse.Namespace, server: Any, samples: dict[str, Sam
     for op in OPERATIONS:
         stock, ours, floor = (clients[key]["operations"][op] for key in CLIENTS)
         ratios[op] = {
-            "stock_over_ours": _ratio(stock["median_ms"], ours["median_ms"]),
-            "ours_over_floor": _ratio(ours["median_ms"], floor["median_ms"]),
+            "stock_over_ours": ratio(stock["median_ms"], ours["median_ms"]),
+            "ours_over_floor": ratio(ours["median_ms"], floor["median_ms"]),
             "stock_over_ours_per_round_median": statistics.median(
                 a / b for a, b in zip(stock["ms"], ours["ms"]) if b
             ),
-            "peak_stock_over_ours": _ratio(stock["median_peak_bytes"], ours["median_peak_bytes"]),
-            "peak_ours_over_floor": _ratio(ours["median_peak_bytes"], floor["median_peak_bytes"]),
+            "peak_stock_over_ours": ratio(stock["median_peak_bytes"], ours["median_peak_bytes"]),
+            "peak_ours_over_floor": ratio(ours["median_peak_bytes"], floor["median_peak_bytes"]),
         }
     return {
         "server": server.url,
@@ -871,47 +869,27 @@ def format_table(report: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------
 
 
-def _at_least(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
-        return value
-
-    return parse
-
-
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--samples", type=_at_least(1), default=DEFAULT_SAMPLES,
+    parser.add_argument("--samples", type=at_least(1), default=DEFAULT_SAMPLES,
                         help=f"samples of proposal {PROPOSAL} (default {DEFAULT_SAMPLES})")
-    parser.add_argument("--collections", type=_at_least(1), default=DEFAULT_COLLECTIONS,
+    parser.add_argument("--collections", type=at_least(1), default=DEFAULT_COLLECTIONS,
                         help=f"data collections stored and updated per pass (default {DEFAULT_COLLECTIONS})")
-    parser.add_argument("--images", type=_at_least(1), default=DEFAULT_IMAGES,
+    parser.add_argument("--images", type=at_least(1), default=DEFAULT_IMAGES,
                         help=f"images stored per pass, spread over the collections (default {DEFAULT_IMAGES})")
-    parser.add_argument("--repeat", type=_at_least(1), default=DEFAULT_REPEAT,
+    parser.add_argument("--repeat", type=at_least(1), default=DEFAULT_REPEAT,
                         help=f"measured rounds (default {DEFAULT_REPEAT})")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--server-nagle", action="store_true",
                         help="leave Nagle's algorithm on in the emulator (about 40 ms per keep-alive request)")
-    parser.add_argument("--profile", type=_at_least(1), metavar="N",
+    parser.add_argument("--profile", type=at_least(1), metavar="N",
                         help="also profile one pass of ours; print the top N entries to stderr")
     return parser.parse_args(argv)
 
 
-@contextlib.contextmanager
-def silenced() -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
-    saved = [logger.level for logger in loggers]
-    try:
-        for logger in loggers:
-            logger.setLevel(logging.CRITICAL + 1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, saved):
-            logger.setLevel(level)
+def silenced() -> Any:
+    """QUIET_LOGGERS above CRITICAL and warnings ignored, for the whole run."""
+    return quiet_loggers(QUIET_LOGGERS)
 
 
 def _run(arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:

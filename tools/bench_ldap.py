@@ -78,13 +78,11 @@ reported); 2 for bad arguments.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import gc
 import importlib
 import io
 import json
-import logging
 import math
 import platform
 import pstats
@@ -92,7 +90,12 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+# tools/ on the path: benchlib is found however this script is loaded.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import RefusedError, at_least, quiet_loggers  # noqa: E402
 
 #: Benchmark users are bench0 .. bench<n-1>; at least this many are seeded.
 DEFAULT_USERS = 50
@@ -171,9 +174,6 @@ def suffix_to_domain(suffix: str) -> str:
 # The two authenticators
 # --------------------------------------------------------------------------
 
-
-class RefusedError(Exception):
-    """An authenticator did not behave as checked; nothing is reported."""
 
 
 @dataclass
@@ -556,45 +556,26 @@ def format_table(report: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------
 
 
-def _at_least(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
-        return value
-
-    return parse
-
-
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """Parses the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--logins", type=_at_least(1), default=DEFAULT_LOGINS,
+    parser.add_argument("--logins", type=at_least(1), default=DEFAULT_LOGINS,
                         help=f"timed sequential logins per authenticator (default {DEFAULT_LOGINS})")
-    parser.add_argument("--warmup", type=_at_least(0), default=DEFAULT_WARMUP,
+    parser.add_argument("--warmup", type=at_least(0), default=DEFAULT_WARMUP,
                         help=f"untimed logins before them, after the checks (default {DEFAULT_WARMUP})")
-    parser.add_argument("--rounds", type=_at_least(1), default=DEFAULT_ROUNDS,
+    parser.add_argument("--rounds", type=at_least(1), default=DEFAULT_ROUNDS,
                         help=f"concurrent bursts per authenticator (default {DEFAULT_ROUNDS})")
-    parser.add_argument("--concurrency", type=_at_least(1), default=DEFAULT_USERS,
+    parser.add_argument("--concurrency", type=at_least(1), default=DEFAULT_USERS,
                         help=f"greenlets (and distinct users) per burst (default {DEFAULT_USERS})")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--profile", type=_at_least(1), metavar="N",
+    parser.add_argument("--profile", type=at_least(1), metavar="N",
                         help="also profile 100 logins with ours; print the top N entries to stderr")
     return parser.parse_args(argv)
 
 
-@contextlib.contextmanager
-def silenced() -> Iterator[None]:
+def silenced() -> Any:
     """Raises the authenticators' loggers above CRITICAL; restores them afterwards."""
-    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
-    saved = [logger.level for logger in loggers]
-    try:
-        for logger in loggers:
-            logger.setLevel(logging.CRITICAL + 1)
-        yield
-    finally:
-        for logger, level in zip(loggers, saved):
-            logger.setLevel(level)
+    return quiet_loggers(QUIET_LOGGERS, ignore_warnings=False)
 
 
 def _run(arguments: argparse.Namespace) -> dict[str, Any]:

@@ -35,8 +35,9 @@ S = TypeVar("S", bound="LoopbackServer")
 class LoopbackServer:
     """A WSGI application served on ``host:port`` from this process.
 
-    Subclasses set :attr:`name` (for messages) and pass their application,
-    and implement :meth:`close_state` to close their database.
+    Subclasses set :attr:`name` (for messages) and :attr:`error` (what using
+    a stopped server raises), pass their application, and implement
+    :meth:`close_state` to close their database.
 
     Args:
         app: The WSGI application.
@@ -45,6 +46,7 @@ class LoopbackServer:
     """
 
     name = "emulated server"
+    error: type[LimsError] = LimsError
 
     def __init__(self, app: Callable[..., Any], host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
@@ -107,10 +109,10 @@ class LoopbackServer:
         """The bound port.
 
         Raises:
-            LimsError: The server is not running.
+            LimsError: The server is not running (the subclass's :attr:`error`).
         """
         if self._server is None:
-            raise LimsError(f"the {self.name} is not running")
+            raise self.error(f"the {self.name} is not running")
         return self._port
 
     @property

@@ -34,7 +34,7 @@ from icat.exception import (
 from icat.query import Query
 from lxml import etree
 
-from mxcubecore_lims.testing.icat import EmulatedIcat
+from mxcubecore_lims.testing.icat import EmulatedIcat, IcatServerError
 from mxcubecore_lims.testing.icat.schema import ENTITIES, ENTITY_NAMES
 
 pytestmark = pytest.mark.integration
@@ -1019,6 +1019,17 @@ def test_uniqueness_precedes_authorization(writer: Client) -> None:
 
 # --------------------------------------------------------------------------
 # 6. persistence
+
+
+def test_a_stopped_server_says_so_and_comes_back_on_its_port(icat_server_factory: Any) -> None:
+    """After stop() the address is refused with IcatServerError; start() reuses the same port."""
+    server = icat_server_factory()
+    port = server.port
+    server.stop()
+    with pytest.raises(IcatServerError, match="not running"):
+        server.url
+    server.start()
+    assert server.port == port
 
 
 def test_state_and_sessions_survive_a_restart(icat_server_factory: Any, tmp_path: Path) -> None:

@@ -591,6 +591,7 @@ class EmulatedIcat(LoopbackServer):
     """
 
     name = "emulated ICAT"
+    error = IcatServerError
 
     def __init__(
         self,

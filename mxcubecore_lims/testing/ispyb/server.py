@@ -330,6 +330,7 @@ class EmulatedIspyb(LoopbackServer):
     """
 
     name = "emulated ISPyB"
+    error = IspybServerError
 
     def __init__(
         self,
