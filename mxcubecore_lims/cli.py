@@ -14,6 +14,7 @@ Sub-commands:
 * ``outbox status|replay`` - show or deliver the LIMS writes waiting in the journals.
 * ``migrate`` - move ISPyBClient-style configurations to our LIMS objects.
 * ``describe`` - every configuration key of one of our objects.
+* ``web`` - mxcubeweb, the real client, on the emulated beamline with one of our LIMS objects.
 """
 
 from __future__ import annotations
@@ -117,6 +118,26 @@ def run_demo(args: argparse.Namespace) -> int:
         and all(not n["pending"] and not n["failed"] for n in report.outbox.values())
     )
     return 0 if complete else 1
+
+
+def run_web(args: argparse.Namespace) -> int:
+    """Runs mxcubeweb's server on the emulated beamline with the chosen LIMS object."""
+    import importlib.util
+
+    if importlib.util.find_spec("mxcubeweb") is None:
+        print("mxcubeweb is not installed: pip install 'mxcubecore-lims[web]'", file=sys.stderr)
+        return 2
+    from mxcubecore_lims.web.launcher import run_web as launch
+
+    lookup = [Path(p) for p in (args.config or str(_default_demo_directory())).split(":") if p]
+    return launch(
+        lookup,
+        args.lims,
+        args.port,
+        emulators=not args.no_emulators,
+        log_level="INFO" if args.verbose else "WARNING",
+        out=lambda line: print(line, flush=True),
+    )
 
 
 def run_describe(args: argparse.Namespace) -> int:
@@ -281,6 +302,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--describe", action="store_true", help="only load and print the object graph")
     demo.add_argument("--collections", type=int, default=8, help="collections to run (default 8)")
     demo.set_defaults(run=run_demo)
+
+    web = commands.add_parser("web", help="run mxcubeweb on the emulated beamline with one of our LIMS objects")
+    web.add_argument(
+        "--config", help="configuration lookup path, DIR[:DIR...] (default: configuration/demo)"
+    )
+    web.add_argument(
+        "--lims", default="esrf", help="LIMS object in the lims role: esrf, icat, user, proposal, or a file name"
+    )
+    web.add_argument("--port", type=int, default=8081, help="HTTP port on 127.0.0.1 (default 8081)")
+    web.add_argument(
+        "--no-emulators", action="store_true", help="do not start the emulated ISPyB, ICAT and slapd"
+    )
+    web.add_argument("-v", "--verbose", action="store_true", help="mxcubeweb's INFO log")
+    web.set_defaults(run=run_web)
 
     describe = commands.add_parser("describe", help="print every configuration key of one of our objects")
     describe.add_argument("cls", nargs="?", help="class name, e.g. ICATLIMS or ProposalTypeISPyBLims")

@@ -35,10 +35,6 @@ from mxcubecore_lims.config.loader import LoadedBeamline, load_beamline
 
 __all__ = ["NightReport", "run_night"]
 
-ISPYB_PORT = 18080
-ICAT_PORT = 18181
-LDAP_PORT = 13389
-
 
 @dataclass
 class NightReport:
@@ -138,24 +134,14 @@ def _collect(lims: Any, dc: dict[str, Any]) -> Any:
     return collection_id
 
 
-def _start_servers(progress: _Progress, report: NightReport) -> tuple[Any, Any, Any]:
-    from mxcubecore_lims.testing.icat import EmulatedIcat
-    from mxcubecore_lims.testing.ispyb import EmulatedIspyb
-    from mxcubecore_lims.testing.slapd import SlapdError, SlapdServer
+def _start_servers(progress: _Progress, report: NightReport) -> Any:
+    from mxcubecore_lims.testing.demo_servers import DemoServers
 
-    ispyb = EmulatedIspyb(port=ISPYB_PORT).start()
-    icat = EmulatedIcat(port=ICAT_PORT).start()
-    slapd = None
-    try:
-        slapd = SlapdServer(port=LDAP_PORT)
-        slapd.start()
-    except (SlapdError, OSError) as error:
-        slapd = None
-        report.ldap_skipped = str(error)
-    progress("servers", f"ISPyB {ispyb.root}")
-    progress("servers", f"ICAT  {icat.url}")
-    progress("servers", f"LDAP  {slapd.uri}" if slapd else f"LDAP  not available ({report.ldap_skipped})")
-    return ispyb, icat, slapd
+    servers = DemoServers().start()
+    report.ldap_skipped = servers.ldap_missing
+    for line in servers.describe():
+        progress("servers", line)
+    return servers
 
 
 def run_night(
@@ -179,7 +165,8 @@ def run_night(
     state = tempfile.mkdtemp(prefix="mxcubecore-lims-demo-state-")
     data = Path(tempfile.mkdtemp(prefix="mxcubecore-lims-demo-data-"))
     os.environ["MXCUBECORE_LIMS_STATE_DIR"] = state
-    ispyb, icat, slapd = _start_servers(progress, report)
+    servers = _start_servers(progress, report)
+    ispyb, icat, slapd = servers.ispyb, servers.icat, servers.slapd
     graph: Optional[LoadedBeamline] = None
     try:
         graph = load_beamline([directory])
@@ -259,10 +246,7 @@ def run_night(
     finally:
         if graph is not None:
             graph.close()
-        ispyb.close()
-        icat.close()
-        if slapd is not None:
-            slapd.close()
+        servers.close()
     for line in _format(report, state, data):
         out(line)
     return report
