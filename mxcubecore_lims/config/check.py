@@ -78,9 +78,20 @@ def check_directory(
     return _unique_sorted(problems)
 
 
+#: Directories of a configuration that hold no hardware objects: mxcubeweb's own
+#: ``server.yaml`` and ``ui.yaml`` (it finds ``mxcube-web`` on the lookup path).
+NOT_HARDWARE_OBJECTS = frozenset({"mxcube-web"})
+
+
 def _configuration_files(root: Path) -> list[Path]:
     # Not resolved: the loader names files by lookup directory and reference, symlinks kept.
-    return [p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in ALL_SUFFIXES]
+    return [
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in ALL_SUFFIXES
+        and not NOT_HARDWARE_OBJECTS.intersection(p.relative_to(root).parts[:-1])
+    ]
 
 
 def _ambiguous_names(root: Path) -> list[LimsConfigError]:

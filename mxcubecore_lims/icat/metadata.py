@@ -223,11 +223,15 @@ def collection_record(
         names = [str(k) for k in collection.motors]
         _put(params, "MX_motors_name", " ".join(names))
         _put(params, "MX_motors_value", " ".join(str(collection.motors[k]) for k in collection.motors))
-    files = [
-        DatafileRecord(name=img.file_name, location=os.path.join(img.file_location or directory, img.file_name))
-        for img in images
-        if img.file_name
-    ]
+    # One Datafile per file: mxcubecore's collect routines may store the same image
+    # twice (CollectMockup and AbstractCollect.collection_finished both store the
+    # last frame), and ICAT refuses two Datafiles of one name in a dataset.
+    by_location: dict[str, DatafileRecord] = {}
+    for img in images:
+        if img.file_name:
+            location = os.path.join(img.file_location or directory, img.file_name)
+            by_location.setdefault(location, DatafileRecord(name=img.file_name, location=location))
+    files = list(by_location.values())
     return DatasetRecord(
         name=dataset_name(prefix, run, directory, f"collection_{local_id}"),
         location=directory,

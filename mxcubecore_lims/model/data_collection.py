@@ -77,8 +77,10 @@ class Oscillation(LegacyModel):
     """Passes per image; 0 in mxcubecore's defaults."""
     number_of_lines: Optional[Count] = legacy("number_of_lines")
     """Lines of a mesh scan."""
-    mesh_range: Optional[Union[tuple[float, ...], list[float]]] = legacy("mesh_range")
-    """Mesh size (horizontal, vertical) [mm]; empty when not a mesh."""
+    mesh_range: Optional[Union[tuple[float, ...], list[float], dict[str, float]]] = legacy("mesh_range")
+    """Mesh size [mm]: ``(horizontal, vertical)`` from mxcubecore's queue model, or
+    ``{"horizontal_range", "vertical_range"}`` as mxcubecore's queue library (and so
+    mxcubeweb) gives it; empty when not a mesh."""
     num_triggers: Optional[Count] = legacy("num_triggers")
     """Detector triggers."""
     num_images_per_trigger: Optional[Count] = legacy("num_images_per_trigger")

@@ -252,3 +252,14 @@ def test_nul_cannot_enter_a_query() -> None:
 
 def test_timestamps_are_icat_literals() -> None:
     assert jpql_timestamp(datetime(2026, 1, 2, 3, 4, 5)) == "{ts 2026-01-02 03:04:05}"
+
+
+def test_an_image_stored_twice_is_one_datafile(tmp_path: Path) -> None:
+    # AbstractCollect.collection_finished stores the last frame again after the
+    # collect routine's own store: ICAT refuses two Datafiles of one name.
+    first, last = (
+        Image.from_legacy({"dataCollectionId": 1, "fileName": f"t_{n:05d}.cbf", "fileLocation": str(tmp_path)})
+        for n in (1, 5)
+    )
+    record = collection_record(_collection(str(tmp_path)), [first, last, last], local_id=1)
+    assert [f.name for f in record.datafiles] == ["t_00001.cbf", "t_00005.cbf"]

@@ -1242,6 +1242,9 @@ def test_collections_namedtuple_is_accepted_for_any_model() -> None:
         (Oscillation, {"mesh_range": [1, 2]}),
         (Oscillation, {"mesh_range": ["0.1", "0.2"]}),
         (Oscillation, {"mesh_range": (0.1, 0.2)}),
+        # mxcubecore's queue library (what mxcubeweb queues) gives a dict, {} when not a mesh
+        (Oscillation, {"mesh_range": {}}),
+        (Oscillation, {"mesh_range": {"horizontal_range": 0.1, "vertical_range": 0.2}}),
         (DataCollection, {"oscillation_sequence": ({"start": 0, "range": 0.1},)}),
         (BeamlineSetup, {"undulators": ("u1", "u2")}),
     ],

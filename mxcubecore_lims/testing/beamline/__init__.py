@@ -1,0 +1,1 @@
+"""Hardware objects of the emulated beamline that mxcubecore's mockups lack."""
