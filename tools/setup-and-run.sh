@@ -6,7 +6,8 @@
 #
 # Idempotent: Debian packages are installed when run as root (apt-get update first),
 # the virtualenv .venv is created once and the package (with its test extra) is
-# (re)installed into it every time. Needs no standard input.
+# (re)installed into it every time (with mxcubeweb for the test job). Needs no
+# standard input.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -39,7 +40,10 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+# The test job also installs mxcubeweb (extra "web"): its tests run the real client.
+extras="test"
+[ "$job" = test ] && extras="test,web"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
 # mxcubecore pulls suds-py3 and python-icat pulls suds; both install the module
 # `suds`. Reinstall the tested one last so its files are the ones on disk.
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "suds==1.2.0"

@@ -5,7 +5,10 @@ translated with the session object's ``proposals`` table (once from the
 typed code for LDAP, once for ISPyB), the password checked, and the
 proposal's current sessions on this beamline offered. A local-host login
 of a proposal with no session today gets a new one. Each login gets its own
-user name (``mx415-<uuid>``), so one proposal may be logged in many times.
+user name (``mx415-<uuid>``), so one proposal may be logged in many times;
+while a proposal is logged in, no other proposal can log in ("only one
+proposal can be active on a beamline at the same time"): its users sign out
+first (mxcubeweb's sign-out, or ``remove_user``).
 
 XML::
 
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import uuid
 
-from mxcubecore_lims.errors import LimsNoSessionError
+from typing import Optional
+
+from mxcubecore_lims.errors import LimsAuthorizationError, LimsNoSessionError
 from mxcubecore_lims.HardwareObjects.ISPyBAbstractLims import ISPyBAbstractLims
 from mxcubecore_lims.ispyb.proposal_codes import ProposalCodes, split_proposal_name
 from mxcubecore_lims.model import LimsSessionManager, Session
@@ -52,6 +57,7 @@ class ProposalTypeISPyBLims(ISPyBAbstractLims):
 
         Raises:
             LimsAuthenticationError: Not a proposal name, or wrong credentials.
+            LimsAuthorizationError: Another proposal is logged in.
             LimsNoSessionError: No such proposal, or no session here now (remote login).
             LimsUnavailableError: ISPyB or the authentication server is down.
         """
@@ -64,6 +70,14 @@ class ProposalTypeISPyBLims(ISPyBAbstractLims):
             auth_login = f"{codes.translate(name.code, 'ispyb')}{name.number}".lower()
         self.authenticate(auth_login, password)
         ispyb_code = codes.translate(name.code, "ispyb")
+        # Checked after the password, so that only the proposal's own people learn
+        # that the beamline is taken.
+        active = self._logged_in_proposal()
+        if active is not None and active != (ispyb_code.lower(), str(name.number)):
+            raise LimsAuthorizationError(
+                f"proposal {active[0].upper()}{active[1]} is logged in on {self.beamline_name}: "
+                f"only its users can log in until it signs out"
+            )
         proposal = self._proposal(ispyb_code, name.number)
         sessions = self._sessions(ispyb_code, name.number, proposal)
         if not sessions and is_local_host:
@@ -79,6 +93,13 @@ class ProposalTypeISPyBLims(ISPyBAbstractLims):
         self.add_user(user_name, sessions)
         self._last_user = user_name
         return self.session_manager
+
+    def _logged_in_proposal(self) -> Optional[tuple[str, str]]:
+        """``(code, number)`` (code in lower case) of the proposal logged in, or None."""
+        for user in self.session_manager.users.values():
+            for session in user.sessions or []:
+                return (str(session.code).lower(), str(session.number))
+        return None
 
     def _proposal(self, code: str, number: str) -> dict:
         """The proposal record (title, id), asked once per proposal and kept.

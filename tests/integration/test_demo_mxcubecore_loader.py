@@ -59,12 +59,13 @@ EXPECTED_ROLES = {
         "DiffractometerMockup",
         "diffractometer.yaml",
     ),
+    "sample_view": ("mxcubecore.HardwareObjects.SampleView", "SampleView", "sample_view.xml"),
     "sample_changer": (
         f"{_MOCKUP}.SampleChangerMockup",
         "SampleChangerMockup",
         "sample_changer.xml",
     ),
-    "collect": (f"{_MOCKUP}.CollectMockup", "CollectMockup", "collect.xml"),
+    "collect": ("mxcubecore_lims.testing.beamline.DemoCollect", "DemoCollect", "collect.xml"),
     "queue_model": (
         "mxcubecore.HardwareObjects.QueueModel",
         "QueueModel",
@@ -97,8 +98,10 @@ EXPECTED_NESTED = {
     "detector": {"detector_distance": ("MotorMockup", "detector_distance.yaml")},
     "beam": {"aperture": ("ApertureMockup", "aperture.xml")},
     "diffractometer": {
-        role: ("MotorMockup", f"motors/{role}.xml") for role in DIFFRACTOMETER_MOTORS
+        **{role: ("MotorMockup", f"motors/{role}.xml") for role in DIFFRACTOMETER_MOTORS},
+        "zoom": ("MicrodiffZoomMockup", "motors/zoom.xml"),
     },
+    "sample_view": {"camera": ("MDCameraMockup", "camera.xml")},
 }
 
 # Comments the loader writes for the beamline object itself; any other
@@ -228,10 +231,14 @@ def test_loader_reports_no_failures(demo):
         f"/{fname[:-4]}"
         for _m, _c, fname in EXPECTED_ROLES.values()
         if fname.endswith(".xml")
-    } | {"/aperture", "/lims_icat", "/lims_ispyb"} | {f"/motors/{role}" for role in DIFFRACTOMETER_MOTORS}
+    } | {"/aperture", "/lims_icat", "/lims_ispyb", "/camera", "/motors/zoom"} | {
+        f"/motors/{role}" for role in DIFFRACTOMETER_MOTORS
+    }
     assert set(xml_loaded) == expected_xml
     for name, (module, comment) in xml_loaded.items():
-        assert module.startswith(("mxcubecore.HardwareObjects.", "mxcubecore_lims.HardwareObjects.")), name
+        assert module.startswith(
+            ("mxcubecore.HardwareObjects.", "mxcubecore_lims.HardwareObjects.", "mxcubecore_lims.testing.beamline.")
+        ), name
         assert comment == "", (name, comment)
 
 

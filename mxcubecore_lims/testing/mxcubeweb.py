@@ -1,0 +1,216 @@
+"""mxcubeweb, the real client, as a test peer: its server in a child process, HTTP on loopback.
+
+:class:`MxcubewebServer` runs ``mxcubecore-lims web --no-emulators`` on a free
+loopback port over a lookup path whose first directory points the demo's LIMS
+objects at the test's own emulated servers (:func:`write_site_directory`), waits
+until mxcubeweb answers, and stops it with SIGTERM. :class:`MxcubewebClient` is
+one browser: its own cookie jar, and mxcubeweb's routes as methods.
+
+mxcubeweb runs in a child process because it keeps its state in class
+attributes and in mxcubecore's global repository: one server per process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import requests
+
+from mxcubecore_lims.errors import LimsError
+
+__all__ = ["MxcubewebClient", "MxcubewebError", "MxcubewebServer", "write_site_directory"]
+
+API = "/mxcube/api/v0.1"
+
+#: What the demo configuration names, and what a test's emulators replace it with.
+DEMO_ADDRESSES = {
+    "ispyb": "http://127.0.0.1:18080/ispyb/ispyb-ws/ispybWS/",
+    "icat": "http://127.0.0.1:18181",
+    "ldap": "ldap://127.0.0.1:13389",
+    "data": "/tmp/mxcubecore-lims-demo",
+}
+
+#: Demo files that name a server or the data directory.
+SITE_FILES = ("lims_icat.xml", "lims_ispyb.xml", "lims_user.yaml", "ldapconnection.yaml", "session.xml")
+
+
+class MxcubewebError(LimsError):
+    """mxcubeweb did not start, or answered what it never should (the log is in the message)."""
+
+
+def write_site_directory(target: Path, demo: Path, addresses: Mapping[str, str]) -> Path:
+    """Copies the demo's server-naming files into ``target`` with other addresses.
+
+    Args:
+        target: The directory to write (goes before the demo on the lookup path).
+        demo: The demo configuration directory.
+        addresses: New values for keys of :data:`DEMO_ADDRESSES`.
+
+    Returns:
+        ``target``.
+
+    Raises:
+        MxcubewebError: A file no longer names the address it is expected to
+            (the demo changed; so must the tests).
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    for name in SITE_FILES:
+        text = (demo / name).read_text(encoding="utf-8")
+        for key, new in addresses.items():
+            text = text.replace(DEMO_ADDRESSES[key], new)
+        for key in addresses:
+            if DEMO_ADDRESSES[key] in text:
+                raise MxcubewebError(f"{name} still names {DEMO_ADDRESSES[key]}")
+        (target / name).write_text(text, encoding="utf-8")
+    return target
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class MxcubewebServer:
+    """``mxcubecore-lims web`` in a child process.
+
+    Args:
+        lookup: The lookup path, best first.
+        lims: The ``--lims`` choice.
+        log_file: Where the server's output goes.
+        env: Extra environment (e.g. ``MXCUBECORE_LIMS_STATE_DIR``).
+        start_timeout: Seconds to wait for mxcubeweb to answer.
+    """
+
+    def __init__(
+        self,
+        lookup: list[Path],
+        lims: str,
+        log_file: Path,
+        env: Optional[Mapping[str, str]] = None,
+        start_timeout: float = 90.0,
+    ) -> None:
+        self.lookup = lookup
+        self.lims = lims
+        self.log_file = log_file
+        self.env = dict(env or {})
+        self.start_timeout = start_timeout
+        self.port = 0
+        self._process: Optional[subprocess.Popen[bytes]] = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self, last: int = 60) -> str:
+        """The last lines of the server's output."""
+        try:
+            lines = self.log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-last:])
+
+    def start(self) -> "MxcubewebServer":
+        """Starts the server and waits until ``login_info`` answers.
+
+        Raises:
+            MxcubewebError: It exited or did not answer in time.
+        """
+        self.port = free_port()
+        command = [
+            sys.executable, "-m", "mxcubecore_lims.cli", "web", "--no-emulators", "-v",
+            "--config", ":".join(str(p) for p in self.lookup), "--lims", self.lims, "--port", str(self.port),
+        ]
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        output = self.log_file.open("wb")
+        self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+        output.close()
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise MxcubewebError(f"mxcubeweb exited with {self._process.returncode}:\n{self.log()}")
+            try:
+                if requests.get(self.url + API + "/login/login_info", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise MxcubewebError(f"mxcubeweb did not answer within {self.start_timeout} s:\n{self.log()}")
+
+    def stop(self) -> Optional[int]:
+        """SIGTERM, then SIGKILL after 20 s; returns the exit code."""
+        if self._process is None:
+            return None
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(20)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(5)
+        code = self._process.returncode
+        self._process = None
+        return code
+
+    def client(self) -> "MxcubewebClient":
+        """A new browser (its own cookies) on this server."""
+        return MxcubewebClient(self.url)
+
+
+class MxcubewebClient:
+    """One browser on mxcubeweb's API.
+
+    Args:
+        url: The server, ``http://127.0.0.1:PORT``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = requests.Session()
+
+    def _json(self, response: requests.Response) -> Any:
+        if response.status_code != 200:
+            raise MxcubewebError(f"{response.request.method} {response.url}: HTTP {response.status_code}: {response.text[:500]}")
+        return response.json() if response.content else None
+
+    def get(self, path: str, **params: Any) -> Any:
+        """``GET`` an API path; the JSON answer."""
+        return self._json(self.http.get(self.url + API + path, params=params, timeout=60))
+
+    def post(self, path: str, body: Any) -> Any:
+        """``POST`` JSON to an API path; the JSON answer."""
+        return self._json(self.http.post(self.url + API + path, json=body, timeout=60))
+
+    def put(self, path: str, body: Any) -> Any:
+        """``PUT`` JSON to an API path; the JSON answer."""
+        return self._json(self.http.put(self.url + API + path, json=body, timeout=60))
+
+    def login(self, login_id: str, password: str) -> str:
+        """Logs in; mxcubeweb's message (``""`` on success, ``"Authentication failed"`` else)."""
+        return str(self.post("/login/", {"proposal": login_id, "password": password})["msg"])
+
+    def login_info(self) -> dict[str, Any]:
+        """``GET /login/login_info``."""
+        return dict(self.get("/login/login_info"))
+
+    def select_session(self, session_id: str) -> requests.Response:
+        """``POST /lims/proposal`` (the raw response: mxcubeweb answers 500 when it refuses)."""
+        return self.http.post(self.url + API + "/lims/proposal", json={"proposal_number": session_id}, timeout=60)
+
+    def samples(self, lims_name: str) -> dict[str, Any]:
+        """``GET /lims/lims_samples?lims=NAME``: mxcubeweb's sample list after the sync."""
+        return dict(self.get("/lims/lims_samples", lims=lims_name))
+
+    def signout(self) -> None:
+        """``GET /login/signout``."""
+        self._json(self.http.get(self.url + API + "/login/signout", timeout=60))
