@@ -310,6 +310,16 @@ class ISPyBAbstractLims(AbstractLims):
         if not group_id:
             group_id = self._ispyb.store_data_collection_group(self._group_of(collection, session_id))
             step.save("group_id", group_id)
+        elif collection.group_id and not step.get("group_linked"):
+            # The queue's task group stored its group without the sample (mxcubecore's
+            # TaskGroupQueueEntry sends session, type and slots only); ISPyB links a
+            # collection to its sample through the group, so the group gets it now,
+            # as mxcubecore's own value factory re-stores it from the collection.
+            group = self._group_of(collection, session_id)
+            if group.bl_sample_id is not None:
+                group = group.model_copy(update={"data_collection_group_id": int(group_id)})
+                self._ispyb.store_data_collection_group(group)
+            step.save("group_linked", True)
         if collection.session_id in (None, ""):
             collection = collection.model_copy(update={"session_id": session_id})
         info = collection.fileinfo

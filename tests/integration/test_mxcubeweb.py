@@ -277,3 +277,189 @@ def test_a_user_of_another_proposal_is_refused_while_one_is_active(web: Any, bro
     # Once the proposal signs out, the beamline is free again.
     owner.signout()
     assert browsers().login(*kind.login(outsider)) == ""
+
+
+# ---------------------------------------------------- a collection through the queue
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What a test asked mxcubeweb to collect."""
+
+    prefix: str
+    sample_lims_id: int
+    num_images: int = 5
+    exp_time: float = 0.02
+    osc_start: float = 10.0
+    osc_range: float = 0.2
+    transmission: float = 50.0
+
+    @property
+    def first_and_last_image(self) -> list[str]:
+        """The files the collect routine stores: first and last (run 1, session.xml's precision 4)."""
+        return [f"{self.prefix}_1_{1:04d}.cbf", f"{self.prefix}_1_{self.num_images:04d}.cbf"]
+
+
+def queue_and_run(browser: Any, sample: dict[str, Any], prefix: str, timeout: float = 90.0) -> Queued:
+    """Queues one data collection on ``sample`` through mxcubeweb's queue, runs it, waits for the end."""
+    queued = Queued(prefix, int(sample["limsID"]))
+    task = {
+        "type": "DataCollection",
+        "checked": True,
+        "sampleID": sample["sampleID"],
+        "parameters": {
+            "first_image": 1, "num_images": queued.num_images, "osc_start": queued.osc_start,
+            "osc_range": queued.osc_range, "exp_time": queued.exp_time, "transmission": queued.transmission,
+            "energy": 12.7, "resolution": 2.0, "prefix": prefix, "subdir": f"{prefix}/", "shape": -1,
+            "take_snapshots": 1, "shutterless": True,
+        },
+    }
+    item = {
+        key: sample[key]
+        for key in ("sampleID", "location", "sampleName", "limsID", "defaultPrefix", "defaultSubDir", "proteinAcronym")
+    }
+    added = browser.post("/queue/", [{**item, "type": "Sample", "checked": True, "tasks": [task]}])
+    assert [r["success"] for r in added["addResults"]] == [True], added["addResults"]
+    browser.put("/queue/start", {"sid": sample["sampleID"]})
+    deadline = time.monotonic() + timeout
+    state: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        state = browser.get("/queue/queue_state")
+        if state["queueStatus"] == "QueueStopped" and state["current"] == sample["sampleID"]:
+            return queued
+        time.sleep(0.5)
+    raise AssertionError(f"the queue did not finish in {timeout} s: {state.get('queueStatus')}")
+
+
+def operator_with_samples(web: Any, browsers: Any) -> tuple[Any, dict[str, Any]]:
+    """The operator, logged in with the session chosen and samples synced; the first sample."""
+    kind = web.kind
+    browser = browsers()
+    logged_in(browser, kind.login(kind.operator), kind.session)
+    samples = browser.samples(kind.lims_names[0])
+    first = samples["sampleOrder"][0]
+    return browser, samples["sampleList"][first]
+
+
+def wait_for(what: str, find: Callable[[], Any], timeout: float = 60.0, seen: Callable[[], Any] = lambda: "") -> Any:
+    """Polls ``find`` until it returns something truthy; ``seen`` describes what is there instead."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = find()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"{what} not found within {timeout} s; found {seen()}")
+
+
+def ispyb_collection(ispyb: Any, queued: Queued) -> dict[str, Any] | None:
+    """The ISPyB DataCollection row of a queued collection, once it is complete."""
+    rows = [r for r in ispyb.store.rows("DataCollection") if r.get("imagePrefix") == queued.prefix]
+    assert len(rows) <= 1, rows
+    if rows and rows[0].get("runStatus") == "Data collection successful":
+        if len(ispyb.store.rows("Image", dataCollectionId=rows[0]["dataCollectionId"])) == 2:
+            return rows[0]
+    return None
+
+
+def icat_dataset(icat: Any, queued: Queued) -> dict[str, Any] | None:
+    """The ICAT Dataset of a queued collection, or None."""
+    found = [d for d in icat.store.rows("Dataset") if str(d["name"]).startswith(f"{queued.prefix}_")]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def ispyb_seen(web: Any) -> str:
+    """The collections ISPyB holds, with their images, and the web server's log (for a failure)."""
+    ispyb = web.servers.ispyb
+    rows = [
+        (r["imagePrefix"], r["runStatus"], len(ispyb.store.rows("Image", dataCollectionId=r["dataCollectionId"])))
+        for r in ispyb.store.rows("DataCollection")
+    ]
+    return f"{rows}\n{web.server.log(40)}"
+
+
+def icat_seen(web: Any) -> str:
+    """The datasets ICAT holds and the web server's log (for a failure)."""
+    return f"{[d['name'] for d in web.servers.icat.store.rows('Dataset')]}\n{web.server.log(40)}"
+
+
+def assert_in_ispyb(web: Any, queued: Queued, row: dict[str, Any]) -> None:
+    ispyb = web.servers.ispyb
+    assert row["numberOfImages"] == queued.num_images
+    assert row["startImageNumber"] == 1
+    assert row["exposureTime"] == pytest.approx(queued.exp_time)
+    assert row["axisStart"] == pytest.approx(queued.osc_start)
+    assert row["axisRange"] == pytest.approx(queued.osc_range)
+    assert str(row["imageDirectory"]).rstrip("/").endswith(queued.prefix)
+    assert row["xtalSnapshotFullPath1"], "the sample view's snapshot"
+    images = sorted(i["fileName"] for i in ispyb.store.rows("Image", dataCollectionId=row["dataCollectionId"]))
+    assert images == queued.first_and_last_image
+    group = ispyb.store.get("DataCollectionGroup", row["dataCollectionGroupId"])
+    session = ispyb.store.get("BLSession", group["sessionId"])
+    proposal = ispyb.store.get("Proposal", session["proposalId"])
+    assert f"{proposal['code']}{proposal['number']}" == web.kind.session.replace("-", "")
+    if web.kind.lims_names[0] == "ISPyB":  # sample ids go only to the LIMS they came from
+        assert group["blSampleId"] == queued.sample_lims_id
+
+
+def assert_in_icat(web: Any, queued: Queued, dataset: dict[str, Any]) -> None:
+    from tests.integration.test_icat_lims import dataset_parameters
+
+    icat = web.servers.icat
+    investigation = icat.store.get("Investigation", dataset["investigation"])
+    assert investigation["name"] == web.kind.session
+    params = dataset_parameters(icat, dataset["id"])
+    assert params["MX_numberOfImages"] == queued.num_images
+    assert params["MX_exposureTime"] == pytest.approx(queued.exp_time)
+    assert params["MX_axis_start"] == pytest.approx(queued.osc_start)
+    assert params["MX_oscillationRange"] == pytest.approx(queued.osc_range)
+    assert params["MX_axis_range"] == pytest.approx(queued.osc_range * queued.num_images)  # the whole sweep
+    files = sorted(f["name"] for f in icat.store.children("Dataset", dataset["id"], "datafiles"))
+    assert files == queued.first_and_last_image
+    if web.kind.lims_names[0] == "ICAT":
+        assert dataset["sample"] == queued.sample_lims_id
+
+
+def holds(web: Any) -> tuple[bool, bool]:
+    """(ISPyB, ICAT): which LIMS the kind writes to."""
+    return web.kind.lims != "icat", web.kind.lims in ("esrf", "icat")
+
+
+def test_a_collection_queued_in_mxcubeweb_reaches_the_lims(web: Any, browsers: Any) -> None:
+    browser, sample = operator_with_samples(web, browsers)
+    queued = queue_and_run(browser, sample, f"web-{web.kind.lims}")
+    in_ispyb, in_icat = holds(web)
+    if in_ispyb:
+        found = wait_for("ISPyB collection", lambda: ispyb_collection(web.servers.ispyb, queued), seen=lambda: ispyb_seen(web))
+        assert_in_ispyb(web, queued, found)
+    if in_icat:
+        found = wait_for("ICAT dataset", lambda: icat_dataset(web.servers.icat, queued), seen=lambda: icat_seen(web))
+        assert_in_icat(web, queued, found)
+
+
+def test_a_collection_run_while_the_lims_is_down_is_delivered_when_it_returns(web: Any, browsers: Any) -> None:
+    in_ispyb, in_icat = holds(web)
+    # ESRFLIMS: ISPyB goes down (ICAT, the authority, stays); the others lose their only LIMS.
+    down = web.servers.ispyb if in_ispyb else web.servers.icat
+    browser, sample = operator_with_samples(web, browsers)
+    down.stop()
+    try:
+        queued = queue_and_run(browser, sample, f"down-{web.kind.lims}")
+        # mxcubeweb keeps working: the queue finished, and it still answers.
+        assert browser.login_info()["loggedIn"] is True
+        assert browser.get("/queue/queue_state")["queueStatus"] == "QueueStopped"
+        if down is web.servers.ispyb:
+            assert ispyb_collection(web.servers.ispyb, queued) is None
+        else:
+            assert icat_dataset(web.servers.icat, queued) is None
+    finally:
+        down.start()
+    if in_ispyb:
+        found = wait_for(
+            "ISPyB collection", lambda: ispyb_collection(web.servers.ispyb, queued), 90, lambda: ispyb_seen(web)
+        )
+        assert_in_ispyb(web, queued, found)
+    if in_icat:
+        found = wait_for("ICAT dataset", lambda: icat_dataset(web.servers.icat, queued), 90, lambda: icat_seen(web))
+        assert_in_icat(web, queued, found)

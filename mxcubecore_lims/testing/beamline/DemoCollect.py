@@ -33,8 +33,18 @@ log = logging.getLogger("HWR")
 class DemoCollect(CollectMockup):
     """CollectMockup that stores its images in the LIMS and finalizes each collection."""
 
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        # (collection id, frame) already stored: the mockup's end of collection and
+        # AbstractCollect.collection_finished both store the last frame.
+        self._stored_frames: set[tuple[Any, int]] = set()
+
     def store_image_in_lims_by_frame_num(self, frame: int, motor_position_id: Optional[int] = None) -> Any:
-        """Stores one image record (the mockup calls this for the first and the last frame)."""
+        """Stores one image record, once (the mockup asks for the first and the last frame)."""
+        key = (self.current_dc_parameters.get("collection_id"), int(frame))
+        if key in self._stored_frames:
+            return None
+        self._stored_frames.add(key)
         return self.store_image_in_lims(frame, motor_position_id)
 
     def collection_finished(self) -> None:
