@@ -337,7 +337,10 @@ def test_date_conditions_with_timestamp_literals(reader: Client) -> None:
     week_ago = (datetime.now() - timedelta(days=7)).strftime("%Y-%m-%d %H:%M:%S")
     query = Query(reader, "Investigation", conditions={"startDate": f"< {{ts {week_ago}}}"})
     assert names(reader.search(query)) == {"MX-999"}
-    soon = (datetime.now() + timedelta(days=1, hours=12)).strftime("%Y-%m-%d %H:%M:%S")
+    # Tomorrow noon: after MX-2345's and MX-3456's ends (tomorrow 08:00), before
+    # MX-415's (the day after, 08:00), whatever the time of day the test runs.
+    tomorrow_noon = datetime.combine(datetime.now().date() + timedelta(days=1), datetime.min.time()) + timedelta(hours=12)
+    soon = tomorrow_noon.strftime("%Y-%m-%d %H:%M:%S")
     query = Query(
         reader,
         "Investigation",
