@@ -31,8 +31,7 @@ ACCOUNTS: dict[str, list[str]] = {
         "staff / staff-pw   (instrument scientist of ID-DEMO)",
     ],
     "user": [
-        "alice / alice-secret   (LDAP; ISPyB person on MX415 and IDTEST0)",
-        "bob / bob-secret       (LDAP; ISPyB person on MX415)",
+        "alice / alice-secret   (LDAP account; ISPyB names her proposal MX415)",
     ],
     "proposal": [
         "mx415 / mx415-password     (proposal MX415, sessions on ID-DEMO)",
