@@ -15,6 +15,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -117,7 +118,7 @@ def servers(slapd_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
         {"ispyb": ispyb.root, "icat": icat.url, "ldap": slapd_server.uri, "data": str(data)},
     )
     try:
-        yield type("Servers", (), {"ispyb": ispyb, "icat": icat, "slapd": slapd_server, "site": site, "data": data})
+        yield SimpleNamespace(ispyb=ispyb, icat=icat, slapd=slapd_server, site=site, data=data)
     finally:
         ispyb.close()
         icat.close()
@@ -137,7 +138,7 @@ def web(request: pytest.FixtureRequest, servers: Any, tmp_path_factory: pytest.T
         [servers.site, DEMO], kind.lims, state / "mxcubeweb.log", env={"MXCUBECORE_LIMS_STATE_DIR": str(state)}
     ).start()
     try:
-        yield type("Web", (), {"server": server, "kind": kind, "servers": servers})
+        yield SimpleNamespace(server=server, kind=kind, servers=servers)
     finally:
         code = server.stop()
         assert code == 0, f"mxcubecore-lims web exited with {code} on SIGTERM:\n{server.log()}"
@@ -170,17 +171,13 @@ def session_id_of(info: dict[str, Any], proposal_name: str) -> str:
 
 def logged_in(browser: Any, login: tuple[str, str], session: str | None = None) -> dict[str, Any]:
     """Logs in (must succeed), chooses ``session`` if given; the login info."""
-    assert browser.login(*login) == "", web_log_hint(browser)
+    assert browser.login(*login) == "", f"{login[0]} refused by {browser.url}"
     info = browser.login_info()
     if session is not None:
         response = browser.select_session(session_id_of(info, session))
         assert response.status_code == 200, response.text
         info = browser.login_info()
     return info
-
-
-def web_log_hint(browser: Any) -> str:
-    return f"login refused by {browser.url}"
 
 
 # ---------------------------------------------------------------- login
