@@ -39,11 +39,9 @@ def _lookup_list(directory: str, extra: Sequence[str] | None) -> list[str]:
 
 def run_check(args: argparse.Namespace) -> int:
     """Prints every problem of a configuration directory; 1 if there is any."""
-    from mxcubecore_lims.config.check import check_directory
+    from mxcubecore_lims.config.check import check_directory, configuration_warnings
 
-    from mxcubecore_lims.config.check import deprecation_warnings
-
-    for warning in deprecation_warnings(args.directory):
+    for warning in configuration_warnings(args.directory, args.lookup, stock_loader=not args.our_loader_only):
         print(f"warning: {warning}")
     problems = check_directory(args.directory, args.lookup, strict=not args.lax)
     for problem in problems:
@@ -284,6 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("directory")
     check.add_argument("--lookup", action="append", help="further lookup directory (repeatable)")
     check.add_argument("--lax", action="store_true", help="accept undeclared properties")
+    check.add_argument(
+        "--our-loader-only",
+        action="store_true",
+        help="the directory is loaded only by mxcubecore-lims (e.g. 'mxcubecore-lims web'): do not warn "
+        "about what mxcubecore's own loader would drop or read differently",
+    )
     check.set_defaults(run=run_check)
 
     convert = commands.add_parser("convert", help="convert an XML hardware-object file to YAML")

@@ -11,26 +11,59 @@ from pathlib import Path
 
 from mxcubecore_lims.config.loader import ConfigLoader
 from mxcubecore_lims.config.lookup import ALL_SUFFIXES, LookupPath, file_format
+from mxcubecore_lims.config.spec import ObjectSpec
 from mxcubecore_lims.errors import ConfigAmbiguousFileError, LimsConfigError
 
 
-def deprecation_warnings(directory: str | Path) -> list[str]:
-    """``file:line: ...`` warnings for legacy classes and deprecated keys, with what to do.
+def configuration_warnings(
+    directory: str | Path, extra_lookup: list[str | Path] | None = None, stock_loader: bool = True
+) -> list[str]:
+    """``file:line: ...`` warnings: legacy classes, deprecated keys, stock-loader traps.
 
-    Warnings never fail a check: mxcubecore's classes and keys still load
-    where they load today; these say what to move to.
+    Warnings never fail a check: what they name loads with our loader today.
+
+    Args:
+        directory: The configuration directory.
+        extra_lookup: Further lookup directories, to resolve references.
+        stock_loader: Also warn about what mxcubecore's own loader would drop
+            or read differently (off for a configuration only we load).
     """
-    from mxcubecore_lims.config.describe import deprecation
-    from mxcubecore_lims.config.migrate import classify
+    from mxcubecore_lims.config.stock_compat import stock_loader_warnings
+
+    root = Path(directory).resolve()
+    specs = _read_specs(root)
+    warnings = deprecation_warnings(specs)
+    if stock_loader:
+        warnings.extend(stock_loader_warnings(specs, root, extra_lookup))
+    return warnings
+
+
+def _read_specs(root: Path) -> list[ObjectSpec]:
+    """Every configuration file of a directory that reads (the check reports the others)."""
     from mxcubecore_lims.config.xml_reader import read_xml
     from mxcubecore_lims.config.yaml_reader import read_yaml
 
-    warnings: list[str] = []
-    for path in sorted(_configuration_files(Path(directory).resolve())):
+    specs = []
+    for path in sorted(_configuration_files(root)):
         try:
-            spec = read_xml(path) if file_format(path) == "xml" else read_yaml(path)
+            specs.append(read_xml(path) if file_format(path) == "xml" else read_yaml(path))
         except LimsConfigError:
-            continue  # reported by the check itself
+            continue
+    return specs
+
+
+def deprecation_warnings(specs: list[ObjectSpec]) -> list[str]:
+    """Warnings for legacy classes and deprecated keys, with what to do.
+
+    mxcubecore's classes and keys still load where they load today; these
+    say what to move to.
+    """
+    from mxcubecore_lims.config.describe import deprecation
+    from mxcubecore_lims.config.migrate import classify
+
+    warnings: list[str] = []
+    for spec in specs:
+        path = spec.path
         class_path = spec.class_path or ""
         target = classify(class_path)
         if target is not None:

@@ -32,6 +32,23 @@ MAX_CONNECTIONS = 256
 S = TypeVar("S", bound="LoopbackServer")
 
 
+class _NoDelayWSGIServer(WSGIServer):
+    """gevent's WSGI server with Nagle's algorithm off on every accepted socket.
+
+    gevent writes a response's headers and body separately; with Nagle on, each
+    kept-alive request then waits for the peer's delayed ACK (~40 ms). Whether
+    accepted sockets inherit TCP_NODELAY from the listening one depends on the
+    kernel, so it is set on each connection.
+    """
+
+    def handle(self, sock: socket.socket, address: Any) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # the peer already went away: the handler will see it
+            pass
+        super().handle(sock, address)
+
+
 class LoopbackServer:
     """A WSGI application served on ``host:port`` from this process.
 
@@ -59,17 +76,13 @@ class LoopbackServer:
         if self._server is not None:
             return self
         # A pool, so that stop() also ends kept-alive connections.
-        server = WSGIServer(
+        server = _NoDelayWSGIServer(
             (self.host, self._port), self.app, log=None, error_log=log, spawn=Pool(MAX_CONNECTIONS)
         )
         try:
             server.start()
         except OSError as exc:
             raise LimsUnavailableError(f"{self.name} cannot listen on {self.host}:{self._port}: {exc}") from exc
-        # gevent's WSGI server writes headers and body separately; with Nagle's
-        # algorithm on, every kept-alive request then waits ~40 ms for the
-        # peer's delayed ACK. Accepted sockets inherit the option on Linux.
-        server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._port = server.server_port  # a restart reuses the same port
         self._server = server
         return self

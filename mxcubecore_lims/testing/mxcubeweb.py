@@ -4,7 +4,9 @@
 loopback port over a lookup path whose first directory points the demo's LIMS
 objects at the test's own emulated servers (:func:`write_site_directory`), waits
 until mxcubeweb answers, and stops it with SIGTERM. :class:`MxcubewebClient` is
-one browser: its own cookie jar, and mxcubeweb's routes as methods.
+one browser: its own cookie jar, and mxcubeweb's routes as methods;
+:meth:`MxcubewebClient.listen` opens its socket.io connection (what the front end
+listens to) and records the events pushed to it (:class:`PushedEvents`).
 
 mxcubeweb runs in a child process because it keeps its state in class
 attributes and in mxcubecore's global repository: one server per process.
@@ -21,11 +23,12 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+import gevent
 import requests
 
 from mxcubecore_lims.errors import LimsError
 
-__all__ = ["MxcubewebClient", "MxcubewebError", "MxcubewebServer", "write_site_directory"]
+__all__ = ["MxcubewebClient", "MxcubewebError", "MxcubewebServer", "PushedEvents", "write_site_directory"]
 
 API = "/mxcube/api/v0.1"
 
@@ -214,3 +217,101 @@ class MxcubewebClient:
     def signout(self) -> None:
         """``GET /login/signout``."""
         self._json(self.http.get(self.url + API + "/login/signout", timeout=60))
+
+    def listen(self, namespace: str = "/hwr") -> "PushedEvents":
+        """Connects this browser's socket.io client (its login cookie) to ``namespace``."""
+        return PushedEvents(self, namespace)
+
+
+def _green_socketio_client() -> Any:
+    """A python-socketio client whose background tasks are greenlets.
+
+    Its stock tasks are OS threads; the tests' sockets are gevent's (monkey-
+    patched), which belong to the hub of the thread that made them, and the
+    emulated servers the tests run share the main thread's hub. Greenlets keep
+    the client, the emulators and the test on one hub, taking turns.
+    """
+    import engineio  # the web extra (Flask-SocketIO's dependencies)
+    import gevent.event
+    import gevent.queue
+    import socketio
+
+    class GreenEngineioClient(engineio.Client):  # type: ignore[misc]
+        def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+            return gevent.spawn(target, *args, **kwargs)
+
+        def sleep(self, seconds: float = 0) -> None:
+            gevent.sleep(seconds)
+
+        def create_queue(self, *args: Any, **kwargs: Any) -> Any:
+            return gevent.queue.JoinableQueue(*args, **kwargs)
+
+        def get_queue_empty_exception(self) -> type[Exception]:
+            return gevent.queue.Empty
+
+        def create_event(self, *args: Any, **kwargs: Any) -> Any:
+            return gevent.event.Event()
+
+    class GreenSocketioClient(socketio.Client):  # type: ignore[misc]
+        def _engineio_client_class(self) -> type:
+            return GreenEngineioClient
+
+    return GreenSocketioClient
+
+
+class PushedEvents:
+    """The socket.io events mxcubeweb pushes to one browser, in arrival order.
+
+    python-socketio's client (installed with Flask-SocketIO, an mxcubeweb
+    dependency) over long-polling, the transport mxcubeweb's server always
+    offers; it sends the browser's cookies, so mxcubeweb's ``connect`` handler
+    ties the socket to the logged-in user as it does for the front end.
+
+    Args:
+        browser: The logged-in browser.
+        namespace: The socket.io namespace (mxcubeweb pushes state on ``/hwr``).
+    """
+
+    def __init__(self, browser: MxcubewebClient, namespace: str) -> None:
+        self.namespace = namespace
+        self.received: list[tuple[str, tuple[Any, ...]]] = []
+        self._client = _green_socketio_client()(http_session=browser.http, reconnection=False)
+        self._client.on("*", self._record, namespace=namespace)
+        self._client.connect(browser.url, namespaces=[namespace], transports=["polling"], wait_timeout=30)
+
+    def _record(self, event: str, *args: Any) -> None:
+        self.received.append((event, args))
+
+    def names(self) -> list[str]:
+        """The names of the events received and not yet waited for."""
+        return [name for name, _ in self.received]
+
+    def wait_for(self, event: str, timeout: float = 30.0) -> tuple[Any, ...]:
+        """Waits for the next ``event`` not yet waited for; its arguments.
+
+        Polls with ``gevent.sleep``, giving the client's greenlets (and the
+        emulated servers mxcubeweb may be calling right then) their turns.
+
+        Raises:
+            MxcubewebError: It did not arrive within ``timeout`` seconds (the
+                message lists what did).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            for index, (name, args) in enumerate(self.received):
+                if name == event:
+                    del self.received[index]
+                    return args
+            if time.monotonic() >= deadline:
+                raise MxcubewebError(f"no {event!r} on {self.namespace} within {timeout} s; received {self.names()}")
+            gevent.sleep(0.05)
+
+    def close(self) -> None:
+        """Disconnects."""
+        self._client.disconnect()
+
+    def __enter__(self) -> "PushedEvents":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

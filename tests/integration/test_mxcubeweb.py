@@ -263,6 +263,32 @@ def test_a_colleague_becomes_an_observer_and_an_outsider_is_refused(web: Any, br
             assert staff.login(*kind.login(kind.staff)) == "Authentication failed"
 
 
+def test_session_and_observer_changes_are_pushed_over_socketio(web: Any, browsers: Any) -> None:
+    kind = web.kind
+    operator = browsers()
+    assert operator.login(*kind.login(kind.operator)) == ""
+    with operator.listen() as pushed_to_operator:
+        response = operator.select_session(session_id_of(operator.login_info(), kind.session))
+        assert response.status_code == 200, response.text
+        pushed_to_operator.wait_for("sessionsChanged")
+        colleague = browsers()
+        logged_in(colleague, kind.login(kind.colleague))
+        with colleague.listen() as pushed_to_colleague:
+            # The operator signs the observer out: mxcubeweb has our LIMS
+            # object forget them (remove_user) and pushes forceSignout to
+            # the observer's socket alone.
+            operator.post("/ra/logout_user", {"username": colleague.login_info()["user"]["username"]})
+            pushed_to_colleague.wait_for("forceSignout")
+            assert "forceSignout" not in pushed_to_operator.names()
+        assert colleague.login_info()["loggedIn"] is False
+        assert operator.login_info()["user"]["inControl"] is True
+        # Forgotten, not barred: the colleague comes back, then leaves, and
+        # the operator's page is told the observers changed.
+        logged_in(colleague, kind.login(kind.colleague))
+        colleague.signout()
+        pushed_to_operator.wait_for("observersChanged")
+
+
 def test_a_user_of_another_proposal_is_refused_while_one_is_active(web: Any, browsers: Any) -> None:
     kind = web.kind
     owner_login, owner_session, outsider = kind.other

@@ -236,9 +236,27 @@ def collect(
     return collection_id
 
 
-def assert_drained(lims: Any, timeout: float) -> None:
-    """Nothing pending, nothing failed, once the journal has drained."""
-    assert lims.outbox.wait_delivered(timeout), lims.outbox_status()
+#: However slow the machine, a drain that has not ended by then has a fault.
+DRAIN_CAP = 600.0
+
+
+def assert_drained(lims: Any, stall: float) -> None:
+    """The journal drains: nothing pending, nothing failed at the end.
+
+    A liveness check, not a timing: it fails when the pending count has not
+    gone down for ``stall`` seconds (the worker is stuck or every delivery
+    fails), not when a slow machine drains slowly. How fast a backlog drains
+    is measured by the benchmarks.
+    """
+    started = last_progress = time.monotonic()
+    pending = lims.outbox_status()["pending"]
+    while not lims.outbox.wait_delivered(1.0):
+        now = time.monotonic()
+        status = lims.outbox_status()
+        if status["pending"] < pending:
+            pending, last_progress = status["pending"], now
+        assert now - last_progress < stall, f"no record delivered for {stall:.0f} s: {status}"
+        assert now - started < DRAIN_CAP, f"still draining after {DRAIN_CAP:.0f} s: {status}"
     status = lims.outbox_status()
     assert (status["pending"], status["failed"]) == (0, 0), status
 

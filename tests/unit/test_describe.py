@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mxcubecore import HardwareRepository as HWR
 
-from mxcubecore_lims.config.check import check_directory, deprecation_warnings
+from mxcubecore_lims.config.check import check_directory, configuration_warnings
 from mxcubecore_lims.config.describe import CLASSES, deprecation, describe, keys_of, reference_page
 from mxcubecore_lims.config.loader import load_beamline
 from mxcubecore_lims.errors import LimsConfigError
@@ -84,7 +84,7 @@ def test_check_warns_about_legacy_classes_and_deprecated_keys(tmp_path: Path) ->
         "  <ldaphost>ldap.example.org</ldaphost>\n</object>\n",
         encoding="utf-8",
     )
-    warnings = deprecation_warnings(tmp_path)
+    warnings = configuration_warnings(tmp_path, stock_loader=False)
     assert any(w.startswith(f"{tmp_path / 'lims.xml'}:1:") and "mxcubecore-lims migrate" in w for w in warnings)
     assert any(w.startswith(f"{tmp_path / 'ldap.xml'}:2: ldaphost is deprecated") for w in warnings)
 
