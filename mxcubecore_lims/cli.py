@@ -107,9 +107,9 @@ def run_demo(args: argparse.Namespace) -> int:
         finally:
             graph.close()
         return 0
-    from mxcubecore_lims.demo_night import run_night
+    from mxcubecore_lims.demo.beamtime import run_beamtime
 
-    report = run_night(directory, collections=args.collections, out=lambda line: print(line, flush=True))
+    report = run_beamtime(directory, collections=args.collections, out=lambda line: print(line, flush=True))
     complete = (
         len(report.ispyb_collections) == report.collections
         and len(report.icat_datasets) == report.collections

@@ -59,7 +59,7 @@ def deprecation_warnings(specs: list[ObjectSpec]) -> list[str]:
     say what to move to.
     """
     from mxcubecore_lims.config.describe import deprecation
-    from mxcubecore_lims.config.migrate import classify
+    from mxcubecore_lims.config.legacy_classes import classify
 
     warnings: list[str] = []
     for spec in specs:

@@ -21,18 +21,24 @@ Semantics (DESIGN §4):
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import ValidationError
 
 from mxcubecore_lims.config.classes import resolve_class
 from mxcubecore_lims.config.lookup import LookupPath, file_format
-from mxcubecore_lims.config.spec import ObjectSpec, RawList, RawScalar, Reference
+from mxcubecore_lims.config.mxcubecore_hooks import (
+    install_registry,
+    lax_core_validation,
+    mirror_xml_properties,
+    uninstall_registry,
+)
+from mxcubecore_lims.config.spec import ObjectSpec, Reference
 from mxcubecore_lims.config.values import UNDECLARED, declared_fields, resolve_reference, shape_value
 from mxcubecore_lims.config.xml_reader import read_xml
 from mxcubecore_lims.config.yaml_reader import new_yaml, read_yaml
@@ -130,19 +136,6 @@ class LoadedBeamline:
             self.registered = False
 
 
-@contextlib.contextmanager
-def _lax_core_validation() -> Iterator[None]:
-    """Lets our loader, not mxcubecore's model validator, judge undeclared properties."""
-    from mxcubecore.BaseHardwareObjects import ConfiguredObject
-
-    saved = ConfiguredObject.HOConfig.validation_mode
-    ConfiguredObject.HOConfig.validation_mode = "lax"
-    try:
-        yield
-    finally:
-        ConfiguredObject.HOConfig.validation_mode = saved
-
-
 class ConfigLoader:
     """Builds hardware objects from configuration files.
 
@@ -198,17 +191,17 @@ class ConfigLoader:
             self._report(problem)
             return LoadedBeamline(None, self.lookup, {}, self.problems)
         if register:
-            self._registry = _install_registry(self.lookup, self._load_by_name)
+            self._registry = install_registry(self.lookup, self._load_by_name)
         try:
-            with _lax_core_validation(), self.lookup.cached():
+            with lax_core_validation(), self.lookup.cached():
                 top = self._load(top_file, "beamline", None)
         except BaseException:
             if register:
-                _uninstall_registry()
+                uninstall_registry()
             raise
         graph = LoadedBeamline(top, self.lookup, dict(self.loaded), list(self.problems), register)
         if register and top is None:
-            _uninstall_registry()
+            uninstall_registry()
             graph.registered = False
         return graph
 
@@ -236,7 +229,7 @@ class ConfigLoader:
         Returns:
             The object, or None when collecting and it failed.
         """
-        with _lax_core_validation(), self.lookup.cached():
+        with lax_core_validation(), self.lookup.cached():
             return self._load(Path(os.path.abspath(path)), role, None)
 
     # ------------------------------------------------------------- loading
@@ -443,7 +436,7 @@ class ConfigLoader:
                 self._report(problem)
             raise problems[0] from error
         if spec.format == "xml":
-            _mirror_xml_properties(entry.obj, spec, values)
+            mirror_xml_properties(entry.obj, spec, values)
 
     @staticmethod
     def _value_problem(spec: ObjectSpec, detail: Any, referenced: set[str]) -> ConfigValueError:
@@ -458,67 +451,6 @@ class ConfigLoader:
         return ConfigValueError(
             f"property '{dotted or '?'}': {message}", spec.path, spec.line_of(location), name
         )
-
-
-def _mirror_xml_properties(obj: Any, spec: ObjectSpec, values: dict[str, Any]) -> None:
-    """Fills the legacy XML property set and nodes, as mxcubecore's XML loader does.
-
-    Older hardware objects read XML configuration through ``self["name"]``,
-    ``get_objects`` or the property set rather than through ``config``.
-    """
-    from mxcubecore.BaseHardwareObjects import HardwareObjectNode
-
-    if not isinstance(obj, HardwareObjectNode):
-        return
-    for name, raw in spec.properties.items():
-        value = values.get(name)
-        if isinstance(raw, RawScalar) or (isinstance(raw, RawList) and raw.repeated_element):
-            obj._property_set[name] = value
-            obj._property_set.set_property_path(name, f"{obj._path}/{name}")
-        else:
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, dict):
-                    obj._add_object(name, _xml_node(name, item))
-
-
-def _xml_node(name: str, value: dict[str, Any]) -> Any:
-    """A legacy property node from a shaped (typed, resolved) complex value."""
-    from mxcubecore.BaseHardwareObjects import HardwareObjectNode
-
-    node = HardwareObjectNode(name)
-    for key, item in value.items():
-        if isinstance(item, list) and all(isinstance(i, dict) for i in item):
-            for element in item:
-                node._add_object(key, _xml_node(key, element))
-        else:
-            node._property_set[key] = item
-    return node
-
-
-def _install_registry(lookup: LookupPath, load_by_name: Any) -> Any:
-    """Creates mxcubecore's repository client over our lookup path.
-
-    Its loading of objects not yet loaded is routed to our loader.
-    """
-    from mxcubecore import HardwareRepository as HWR
-
-    if HWR._instance is not None or HWR.beamline is not None:
-        raise RuntimeError(
-            "mxcubecore's hardware repository is already initialised; "
-            "close the loaded beamline (or call uninit_hardware_repository) first"
-        )
-    client_class = vars(HWR)["__HardwareRepositoryClient"]
-    client = client_class([str(d) for d in lookup.directories])
-    client.connect()
-    client._load_hardware_object = load_by_name
-    HWR._instance = client
-    return client
-
-
-def _uninstall_registry() -> None:
-    from mxcubecore import HardwareRepository as HWR
-
-    HWR.uninit_hardware_repository()
 
 
 def load_beamline(

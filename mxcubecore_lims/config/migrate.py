@@ -36,23 +36,24 @@ from typing import Any, Optional
 
 from lxml import etree
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 
+from mxcubecore_lims.config.legacy_classes import LDAP, MOCKUP, STOCK_LIMS, USER_TYPE, classify
 from mxcubecore_lims.config.lookup import ALL_SUFFIXES
 from mxcubecore_lims.config.values import declared_fields
 from mxcubecore_lims.errors import LimsConfigError
 
 __all__ = ["Finding", "MigrationReport", "classify", "migrate"]
 
-OURS = "mxcubecore_lims.HardwareObjects."
-PROPOSAL_TYPE = OURS + "ProposalTypeISPyBLims"
-USER_TYPE = OURS + "UserTypeISPyBLims"
-LDAP = OURS + "LdapAuthenticator"
+#: Where mxcubecore's LdapAuthenticator searches when it has no ``ldapdomain``: its
+#: built-in default (mxcubecore 2.149, ``LdapAuthenticator._connect``: ``dc=esrf,dc=fr``).
+STOCK_LDAP_DOMAIN = "esrf.fr"
+#: Keys that tell our LdapAuthenticator where users are; without one it refuses to load.
+_LDAP_PLACE_KEYS = ("ldapdomain", "base_dn", "bind_dn_template")
 
 #: Where a mockup without ``ws_root`` is pointed: the emulated ISPyB's default.
 EMULATED_WS_ROOT = "http://127.0.0.1:18080/ispyb/ispyb-ws/ispybWS/"
 
-_STOCK_LIMS = {"ISPyBClient", "ProposalTypeISPyBLims", "UserTypeISPyBLims"}
-_MOCKUP = "ISPyBClientMockup"
 _ROOT_TAGS = {"object", "device", "equipment", "procedure"}
 _PARSER = etree.XMLParser(remove_comments=False, resolve_entities=False, no_network=True)
 
@@ -66,7 +67,8 @@ class Finding:
         line: Line of the element concerned, when known.
         kind: ``unmapped`` (a property our class does not take), ``lost``
             (behaviour of a site class or mockup that does not come along),
-            or ``info``.
+            ``warning`` (carried over with a value to check, said in the
+            message), or ``info``.
         message: What happened.
     """
 
@@ -128,18 +130,6 @@ class MigrationReport:
                 )
             )
         return "".join(part if part.endswith("\n") else part + "\n" for part in parts)
-
-
-def classify(class_path: str) -> Optional[str]:
-    """The class a legacy class becomes, or None when it is not ours to migrate."""
-    if not class_path or class_path.startswith(OURS):
-        return None
-    last = class_path.rsplit(".", 1)[-1]
-    if last == "LdapAuthenticator":
-        return LDAP
-    if last in _STOCK_LIMS or last == _MOCKUP or last.endswith(("ISPyBClient", "ISPyBLims")):
-        return USER_TYPE if last == "UserTypeISPyBLims" else PROPOSAL_TYPE
-    return None
 
 
 def _declared(target: str) -> set[str]:
@@ -218,15 +208,20 @@ class _XmlMigration:
                 continue
             if element.tag not in declared:
                 self._comment_out(element, target)
-        if last == _MOCKUP and root.find("ws_root") is None:
+        if target == LDAP and all(root.find(key) is None for key in _LDAP_PLACE_KEYS):
+            added = etree.SubElement(root, "ldapdomain")
+            added.text = STOCK_LDAP_DOMAIN
+            self._tidy_tail(root, added)
+            self.findings.append(Finding(self.original, root.sourceline, "warning", _no_ldap_domain("<ldapdomain>")))
+        if last == MOCKUP and root.find("ws_root") is None:
             added = etree.SubElement(root, "ws_root")
             added.text = EMULATED_WS_ROOT
             self._tidy_tail(root, added)
             self.findings.append(
                 Finding(self.original, root.sourceline, "info", f"no ws_root: pointed at the emulated ISPyB ({EMULATED_WS_ROOT})")
             )
-        if last not in _STOCK_LIMS and last != "LdapAuthenticator":
-            what = "the mockup's canned proposals and samples" if last == _MOCKUP else f"{last}'s own code"
+        if last not in STOCK_LIMS and last != "LdapAuthenticator":
+            what = "the mockup's canned proposals and samples" if last == MOCKUP else f"{last}'s own code"
             self.findings.append(
                 Finding(
                     self.original,
@@ -325,7 +320,12 @@ def _migrate_yaml(path: Path, original: Path, findings: list[Finding]) -> Option
         value = configuration.pop(key)
         notes.append(f"not used by {short}: {key}: {value}")
         findings.append(Finding(original, line, "unmapped", f"{key} is not a key of {short}; kept as a comment"))
-    if legacy.rsplit(".", 1)[-1] not in _STOCK_LIMS | {"LdapAuthenticator"}:
+    if target == LDAP and not any(key in configuration for key in _LDAP_PLACE_KEYS):
+        if not data.get("configuration"):  # absent, empty or null: ours to create
+            data["configuration"] = configuration = CommentedMap()
+        configuration["ldapdomain"] = STOCK_LDAP_DOMAIN
+        findings.append(Finding(original, 1, "warning", _no_ldap_domain("ldapdomain")))
+    if legacy.rsplit(".", 1)[-1] not in STOCK_LIMS | {"LdapAuthenticator"}:
         findings.append(Finding(original, 1, "lost", f"{legacy}'s own code does not come along"))
     data["class"] = f"{target}.{short}"  # YAML names module and class
     # Before "configuration", so the file's own header comment stays first.
@@ -334,6 +334,14 @@ def _migrate_yaml(path: Path, original: Path, findings: list[Finding]) -> Option
     stream = io.StringIO()
     yaml.dump(data, stream)
     return stream.getvalue().encode("utf-8")
+
+
+def _no_ldap_domain(key: str) -> str:
+    return (
+        f"no ldapdomain: mxcubecore's LdapAuthenticator searched users under dc=esrf,dc=fr (its built-in "
+        f"default), so the migrated object was given {key} {STOCK_LDAP_DOMAIN} to search the same place; "
+        "set it to your directory's domain (or give base_dn) if your users are not in ESRF's directory"
+    )
 
 
 def _backup_path(path: Path) -> Path:

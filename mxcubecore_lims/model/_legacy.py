@@ -28,198 +28,61 @@ and must not pay for mxcubecore's import-time side effects.
 from __future__ import annotations
 
 import copy
-
-import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Annotated, Any, ClassVar, Self, Union
+from typing import Any, ClassVar, Self
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
-    Field,
     PrivateAttr,
-    Strict,
     ValidationError,
     ValidationInfo,
     model_validator,
 )
 
 from mxcubecore_lims.errors import LimsDataError
+from mxcubecore_lims.model._data_errors import data_error
+from mxcubecore_lims.model._field_types import (
+    TIMESTAMP_FORMAT,
+    BlankIsNone,
+    Count,
+    EnergyKeV,
+    EnergyKeVOrUnset,
+    FilePath,
+    IntOrText,
+    NonNegative,
+    Percent,
+    Positive,
+    Timestamp,
+    check_end_after_start,
+    legacy,
+    parse_timestamp,
+)
 
+# The field types live in _field_types; the models import them from here.
 __all__ = [
-    "LegacyModel",
-    "check_end_after_start",
-    "legacy",
-    "parse_timestamp",
     "TIMESTAMP_FORMAT",
-    # field types
+    "BlankIsNone",
     "Count",
     "EnergyKeV",
     "EnergyKeVOrUnset",
     "FilePath",
     "IntOrText",
+    "LegacyModel",
     "NonNegative",
     "Percent",
     "Positive",
     "Timestamp",
-    "BlankIsNone",
+    "check_end_after_start",
+    "legacy",
+    "parse_timestamp",
 ]
-
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
-"""The timestamp format mxcubecore producers use (``time.strftime``)."""
 
 # Marks a validation as coming from from_legacy(): only then may a key that
 # equals a Python field name (rather than its legacy alias) be treated as an
 # unknown key. Construction by Python name stays possible otherwise.
 _LEGACY_CONTEXT_KEY = "mxcubecore_lims.legacy"
 _LEGACY_CONTEXT = {_LEGACY_CONTEXT_KEY: True}
-
-# Canonical integers only: "0123" is a code (a proposal number, a barcode)
-# whose leading zero must survive, not the number 123.
-_INTEGER_TEXT = re.compile(r"-?(0|[1-9][0-9]*)")
-
-
-# --------------------------------------------------------------------------
-# field types
-
-
-def _check_timestamp(value: str) -> str:
-    """Accepts an ISO 8601 timestamp string and returns it unchanged."""
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(
-            "not a timestamp; expected e.g. '2024-05-01 10:00:00'"
-        ) from None
-    return value
-
-
-def _int_if_integer_text(value: Any) -> Any:
-    """Turns ``"12"`` into ``12``; leaves every other value alone."""
-    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
-        return int(value)
-    return value
-
-
-def _blank_to_none(value: Any) -> Any:
-    """Maps ISPyB's stringified nulls (``"None"``) and ``""`` to ``None``."""
-    if isinstance(value, str) and value.strip() in ("", "None"):
-        return None
-    return value
-
-
-def _check_energy(value: float) -> float:
-    """Accepts a photon energy in keV."""
-    if value <= 0:
-        raise ValueError("energy must be > 0 keV")
-    if value >= 1000:
-        # MX edges lie at 4-40 keV; four or five digits mean eV were given.
-        raise ValueError("energy must be in keV, this looks like eV")
-    return value
-
-
-def _check_energy_or_unset(value: float) -> float:
-    """Like :func:`_check_energy`, but 0 means "not set"."""
-    if value == 0:
-        return value
-    return _check_energy(value)
-
-
-Timestamp = Union[
-    Annotated[str, AfterValidator(_check_timestamp)],
-    Annotated[datetime, Strict()],
-]
-"""A point in time: a string such as ``"2024-05-01 10:00:00"`` (kept as the
-string it is) or a :class:`~datetime.datetime` (ISPyB's adapter replaces the
-strings by datetimes in place)."""
-
-FilePath = Union[str, Path]
-"""A file or directory path, kept as the type it was given in."""
-
-IntOrText = Annotated[Union[int, str], BeforeValidator(_int_if_integer_text)]
-"""An identifier or position that producers send as an int, as an integer
-string (ISPyB's stringified replies, ICAT's str conversions) or as free text
-(plate positions, ICAT ids). Integer strings without leading zeros become
-ints."""
-
-Count = Annotated[int, Field(ge=0)]
-"""A number of things (images, passes, triggers): an int >= 0."""
-
-NonNegative = Annotated[float, Field(ge=0)]
-"""A float >= 0 (times, sizes, gaps, flux)."""
-
-Positive = Annotated[float, Field(gt=0)]
-"""A float > 0 (wavelength, resolution, distance)."""
-
-Percent = Annotated[float, Field(ge=0, le=100)]
-"""A percentage, 0 to 100 (mxcubecore's transmission unit)."""
-
-EnergyKeV = Annotated[float, AfterValidator(_check_energy)]
-"""A photon energy in keV, > 0 and < 1000."""
-
-EnergyKeVOrUnset = Annotated[float, AfterValidator(_check_energy_or_unset)]
-"""A photon energy in keV, or 0 for "not set" (mxcubecore's
-``AcquisitionParameters.energy`` default)."""
-
-BlankIsNone = BeforeValidator(_blank_to_none)
-"""Add to an optional field to read ``"None"`` and ``""`` as ``None``."""
-
-
-def parse_timestamp(value: str | datetime | None) -> datetime | None:
-    """Converts a :data:`Timestamp` value to a :class:`~datetime.datetime`.
-
-    Args:
-        value: A timestamp string, a datetime or None.
-
-    Returns:
-        The datetime, or None when ``value`` is None.
-    """
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
-
-
-def check_end_after_start(start: Any, end: Any) -> Any:
-    """Checks that ``end`` is not before ``start``; returns ``end``.
-
-    Timestamps that cannot be compared (one missing, or only one with a
-    time zone) pass. Collect routines write local time without a zone, so
-    when the clocks go back an hour a real action can seem to end up to an
-    hour before it started: naive timestamps get that much slack.
-
-    Raises:
-        ValueError: ``end`` is before ``start`` (by more than the slack).
-    """
-    try:
-        if start is not None and end is not None:
-            started, ended = parse_timestamp(start), parse_timestamp(end)
-            slack = _DST_SLACK if started.tzinfo is None and ended.tzinfo is None else timedelta(0)
-            if ended < started - slack:
-                raise ValueError(f"end time is before start time {start!r}")
-    except TypeError:
-        pass
-    return end
-
-
-_DST_SLACK = timedelta(hours=1)
-
-
-def legacy(key: str, default: Any = None, **kwargs: Any) -> Any:
-    """Declares a field stored under the legacy dict key ``key``.
-
-    Args:
-        key: The key in the legacy dict.
-        default: The value when the key is absent (never written back).
-        **kwargs: Further :func:`pydantic.Field` arguments (``ge``, ...).
-
-    Returns:
-        A pydantic ``FieldInfo``.
-    """
-    return Field(default, alias=key, **kwargs)
 
 
 # --------------------------------------------------------------------------
@@ -334,7 +197,7 @@ class LegacyModel(BaseModel):
             rename = {
                 name: fields[name].alias or name for name in data if name in fields
             }
-            raise _data_error(type(self).__name__, exc, data, rename) from exc
+            raise data_error(type(self).__name__, exc, data, rename) from exc
 
     # Only translates errors: tell pydantic this is not a custom __init__, or
     # it would call it for every nested model and lose the legacy context.
@@ -356,7 +219,7 @@ class LegacyModel(BaseModel):
             super().__setattr__(name, value)
         except ValidationError as exc:
             key = self._legacy_key(name)
-            raise _data_error(
+            raise data_error(
                 type(self).__name__, exc, {key: value}, rename={name: key}
             ) from exc
         if self.__pydantic_extra__ is not None:
@@ -428,7 +291,7 @@ class LegacyModel(BaseModel):
         try:
             return cls.model_validate(data, context=_LEGACY_CONTEXT)
         except ValidationError as exc:
-            raise _data_error(cls.__name__, exc, data) from exc
+            raise data_error(cls.__name__, exc, data) from exc
 
     def to_legacy(self) -> dict[str, Any]:
         """Writes the model back as the legacy dict.
@@ -469,90 +332,3 @@ class LegacyModel(BaseModel):
         if name in self._legacy_tuples and isinstance(exported, list):
             return tuple(exported)
         return exported
-
-
-# --------------------------------------------------------------------------
-# pydantic errors -> LimsDataError
-
-
-def _walk(data: Any, loc: tuple, missing: bool) -> tuple[str, int]:
-    """Follows a pydantic error location through the data that was given.
-
-    Location parts that are not keys or indexes of the data (union member
-    tags such as ``constrained-float``, validator names) are skipped.
-
-    Returns:
-        The legacy key path and how many of its parts matched.
-    """
-    path = ""
-    depth = 0
-    node = data
-    for position, part in enumerate(loc):
-        if isinstance(node, Mapping) and part in node:
-            path += f".{part}" if path else str(part)
-            node = node[part]
-            depth += 1
-        elif (
-            isinstance(part, int)
-            and isinstance(node, (list, tuple))
-            and -len(node) <= part < len(node)
-        ):
-            path += f"[{part}]"
-            node = node[part]
-            depth += 1
-        elif missing and position == len(loc) - 1 and isinstance(part, str):
-            path += f".{part}" if path else part
-            depth += 1
-    return path, depth
-
-
-def _data_error(
-    model: str,
-    exc: ValidationError,
-    data: Any,
-    rename: Mapping[str, str] | None = None,
-) -> LimsDataError:
-    """Converts a pydantic ValidationError into a LimsDataError.
-
-    The deepest problem is reported (for a union, the member that got
-    furthest); the others are summarised in the reason.
-
-    Args:
-        model: The model name.
-        exc: The pydantic error.
-        data: The data that was validated, to resolve legacy key paths.
-        rename: Top-level location parts to rename (assignment by name).
-
-    Returns:
-        The error to raise.
-    """
-    if rename and isinstance(data, Mapping):
-        data = {rename.get(key, key): value for key, value in data.items()}
-    problems = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
-        if rename and loc and loc[0] in rename:
-            loc = (rename[loc[0]], *loc[1:])
-        missing = err["type"] == "missing"
-        path, depth = _walk(data, loc, missing)
-        if missing:
-            value = None
-            reason = "required key is missing"
-        else:
-            value = err.get("input")
-            reason = err["msg"].removeprefix("Value error, ")
-        problems.append((depth, path, value, reason))
-    best = max(problems, key=lambda problem: problem[0])
-    others = []
-    for _depth, path, _value, reason in problems:
-        if best[1] == path or best[1].startswith((f"{path}.", f"{path}[")):
-            # the same key, or a union member that did not get as far
-            continue
-        described = f"{path or '(dict)'}: {reason}"
-        if described not in others:
-            others.append(described)
-    reason = best[3]
-    if others:
-        reason += f" (also: {'; '.join(others)})"
-    return LimsDataError(model, best[1], best[2], reason)
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import ValidationInfo, field_validator
 
@@ -21,35 +21,35 @@ from mxcubecore_lims.model.sample import SampleReference
 class ScanRecord(LegacyModel):
     """Keys common to :class:`EnergyScan` and :class:`XfeSpectrum`."""
 
-    session_id: Optional[IntOrText] = legacy("sessionId")
+    session_id: IntOrText | None = legacy("sessionId")
     """LIMS session id."""
-    bl_sample_id: Optional[IntOrText] = legacy("blSampleId")
+    bl_sample_id: IntOrText | None = legacy("blSampleId")
     """LIMS id of the sample."""
-    sample_reference: Optional[SampleReference] = legacy("sample_reference")
+    sample_reference: SampleReference | None = legacy("sample_reference")
     """The sample measured."""
-    exposure_time: Optional[NonNegative] = legacy("exposureTime")
+    exposure_time: NonNegative | None = legacy("exposureTime")
     """Counting time [s]."""
-    filename: Optional[FilePath] = legacy("filename")
+    filename: FilePath | None = legacy("filename")
     """Data file (bare name for energy scans, full path for XRF spectra)."""
-    scan_file_full_path: Optional[FilePath] = legacy("scanFileFullPath")
+    scan_file_full_path: FilePath | None = legacy("scanFileFullPath")
     """Full path of the raw data file."""
-    working_directory: Optional[FilePath] = legacy("workingDirectory")
+    working_directory: FilePath | None = legacy("workingDirectory")
     """Where the analysis ran."""
-    start_time: Optional[Timestamp] = legacy("startTime")
+    start_time: Timestamp | None = legacy("startTime")
     """Start, ``"%Y-%m-%d %H:%M:%S"``."""
-    end_time: Optional[Timestamp] = legacy("endTime")
+    end_time: Timestamp | None = legacy("endTime")
     """End, ``"%Y-%m-%d %H:%M:%S"``; not before the start."""
-    flux: Optional[NonNegative] = legacy("flux")
+    flux: NonNegative | None = legacy("flux")
     """Flux [photons/s]."""
-    flux_end: Optional[NonNegative] = legacy("flux_end")
+    flux_end: NonNegative | None = legacy("flux_end")
     """Flux at the end [photons/s]."""
-    beam_size_horizontal: Optional[NonNegative] = legacy("beamSizeHorizontal")
+    beam_size_horizontal: NonNegative | None = legacy("beamSizeHorizontal")
     """Horizontal beam size [mm]."""
-    beam_size_vertical: Optional[NonNegative] = legacy("beamSizeVertical")
+    beam_size_vertical: NonNegative | None = legacy("beamSizeVertical")
     """Vertical beam size [mm]."""
-    comments: Optional[str] = legacy("comments")
+    comments: str | None = legacy("comments")
     """Comments."""
-    crystal_class: Optional[str] = legacy("crystalClass")
+    crystal_class: str | None = legacy("crystalClass")
     """Crystal class."""
 
     @field_validator("end_time")

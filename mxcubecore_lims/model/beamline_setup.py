@@ -14,7 +14,7 @@ Nones and fill it from configuration properties.
 from __future__ import annotations
 
 import collections
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any
 
 from pydantic import Field, PrivateAttr
 
@@ -37,50 +37,50 @@ class BeamlineSetup(LegacyModel):
         0.99
     """
 
-    synchrotron_name: Optional[str] = legacy("synchrotron_name")
+    synchrotron_name: str | None = legacy("synchrotron_name")
     """Name of the synchrotron, e.g. ``"ESRF"``."""
-    directory_prefix: Optional[str] = legacy("directory_prefix")
+    directory_prefix: str | None = legacy("directory_prefix")
     """Data directory prefix."""
-    default_exposure_time: Optional[NonNegative] = legacy("default_exposure_time")
+    default_exposure_time: NonNegative | None = legacy("default_exposure_time")
     """Default exposure time per image [s]."""
-    minimum_exposure_time: Optional[NonNegative] = legacy("minimum_exposure_time")
+    minimum_exposure_time: NonNegative | None = legacy("minimum_exposure_time")
     """Shortest exposure time per image [s]."""
-    detector_fileext: Optional[str] = legacy("detector_fileext")
+    detector_fileext: str | None = legacy("detector_fileext")
     """Image file extension, e.g. ``"cbf"``."""
-    detector_type: Optional[str] = legacy("detector_type")
+    detector_type: str | None = legacy("detector_type")
     """Detector type, e.g. ``"hpc"``."""
-    detector_manufacturer: Optional[str] = legacy("detector_manufacturer")
+    detector_manufacturer: str | None = legacy("detector_manufacturer")
     """Detector manufacturer, e.g. ``"Dectris"``."""
-    detector_model: Optional[str] = legacy("detector_model")
+    detector_model: str | None = legacy("detector_model")
     """Detector model, e.g. ``"Pilatus3_6M"``."""
-    detector_binning_mode: Optional[Union[int, str]] = legacy("detector_binning_mode")
+    detector_binning_mode: int | str | None = legacy("detector_binning_mode")
     """Detector binning mode (an int from ``AbstractDetector.get_binning_mode``)."""
-    detector_px: Optional[NonNegative] = legacy("detector_px")
+    detector_px: NonNegative | None = legacy("detector_px")
     """Horizontal pixel size [mm] (the detector's ``px`` property)."""
-    detector_py: Optional[NonNegative] = legacy("detector_py")
+    detector_py: NonNegative | None = legacy("detector_py")
     """Vertical pixel size [mm] (the detector's ``py`` property)."""
-    undulators: Optional[list[Any]] = legacy("undulators")
+    undulators: list[Any] | None = legacy("undulators")
     """Undulator descriptions: objects with a ``type`` attribute, or names."""
-    focusing_optic: Optional[str] = legacy("focusing_optic")
+    focusing_optic: str | None = legacy("focusing_optic")
     """Focusing optic."""
-    monochromator_type: Optional[str] = legacy("monochromator_type")
+    monochromator_type: str | None = legacy("monochromator_type")
     """Monochromator type."""
-    beam_divergence_vertical: Optional[NonNegative] = legacy("beam_divergence_vertical")
+    beam_divergence_vertical: NonNegative | None = legacy("beam_divergence_vertical")
     """Vertical beam divergence [µrad]."""
-    beam_divergence_horizontal: Optional[NonNegative] = legacy(
+    beam_divergence_horizontal: NonNegative | None = legacy(
         "beam_divergence_horizontal"
     )
     """Horizontal beam divergence [µrad]."""
-    polarisation: Optional[Annotated[float, Field(ge=0, le=1)]] = legacy("polarisation")
+    polarisation: Annotated[float, Field(ge=0, le=1)] | None = legacy("polarisation")
     """Degree of linear polarisation, 0 to 1."""
-    maximum_phi_speed: Optional[NonNegative] = legacy("maximum_phi_speed")
+    maximum_phi_speed: NonNegative | None = legacy("maximum_phi_speed")
     """Fastest goniometer rotation [deg/s] (AbstractMultiCollect only)."""
-    minimum_phi_oscillation: Optional[NonNegative] = legacy("minimum_phi_oscillation")
+    minimum_phi_oscillation: NonNegative | None = legacy("minimum_phi_oscillation")
     """Smallest oscillation width [deg] (AbstractMultiCollect only)."""
-    input_files_server: Optional[Any] = legacy("input_files_server")
+    input_files_server: Any | None = legacy("input_files_server")
     """Server that writes processing input files, if any."""
 
-    _namedtuple_type: Optional[type] = PrivateAttr(default=None)
+    _namedtuple_type: type | None = PrivateAttr(default=None)
 
     @classmethod
     def from_legacy(cls, data: Any) -> BeamlineSetup:

@@ -17,7 +17,7 @@ Two keys hold a requested value and a measured one: ``detector_distance``
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Optional, Union
+from typing import Any
 
 from mxcubecore_lims.model._legacy import (
     Count,
@@ -39,63 +39,63 @@ __all__ = ["DataCollection", "FileInfo", "Oscillation", "ResolutionRange"]
 class FileInfo(LegacyModel):
     """The ``fileinfo`` sub-dict: where the images go."""
 
-    directory: Optional[FilePath] = legacy("directory")
+    directory: FilePath | None = legacy("directory")
     """Directory of the raw images."""
-    prefix: Optional[str] = legacy("prefix")
+    prefix: str | None = legacy("prefix")
     """Image file name prefix."""
-    run_number: Optional[Count] = legacy("run_number")
+    run_number: Count | None = legacy("run_number")
     """Run number."""
-    suffix: Optional[str] = legacy("suffix")
+    suffix: str | None = legacy("suffix")
     """Image file extension, e.g. ``"cbf"`` (added by AbstractMultiCollect)."""
-    template: Optional[str] = legacy("template")
+    template: str | None = legacy("template")
     """Image file name template with a ``%d``-style frame number field."""
-    process_directory: Optional[FilePath] = legacy("process_directory")
+    process_directory: FilePath | None = legacy("process_directory")
     """Directory for processing results."""
-    archive_directory: Optional[FilePath] = legacy("archive_directory")
+    archive_directory: FilePath | None = legacy("archive_directory")
     """Directory for snapshots and jpeg images."""
-    compression: Optional[bool] = legacy("compression")
+    compression: bool | None = legacy("compression")
     """Whether images are compressed."""
 
 
 class Oscillation(LegacyModel):
     """One entry of ``oscillation_sequence`` (ISPyB accepts exactly one)."""
 
-    start: Optional[float] = legacy("start")
+    start: float | None = legacy("start")
     """Rotation start angle [deg]."""
-    range: Optional[float] = legacy("range")
+    range: float | None = legacy("range")
     """Rotation range per image [deg]; the sign gives the direction."""
-    offset: Optional[float] = legacy("offset")
+    offset: float | None = legacy("offset")
     """Angle between images beyond ``range`` [deg]; ISPyB stores ``-offset``
     as overlap."""
-    number_of_images: Optional[Count] = legacy("number_of_images")
+    number_of_images: Count | None = legacy("number_of_images")
     """Number of images."""
-    start_image_number: Optional[Count] = legacy("start_image_number")
+    start_image_number: Count | None = legacy("start_image_number")
     """Number of the first image."""
-    exposure_time: Optional[NonNegative] = legacy("exposure_time")
+    exposure_time: NonNegative | None = legacy("exposure_time")
     """Exposure time per image [s]."""
-    number_of_passes: Optional[Count] = legacy("number_of_passes")
+    number_of_passes: Count | None = legacy("number_of_passes")
     """Passes per image; 0 in mxcubecore's defaults."""
-    number_of_lines: Optional[Count] = legacy("number_of_lines")
+    number_of_lines: Count | None = legacy("number_of_lines")
     """Lines of a mesh scan."""
-    mesh_range: Optional[Union[tuple[float, ...], list[float], dict[str, float]]] = legacy("mesh_range")
+    mesh_range: tuple[float, ...] | list[float] | dict[str, float] | None = legacy("mesh_range")
     """Mesh size [mm]: ``(horizontal, vertical)`` from mxcubecore's queue model, or
     ``{"horizontal_range", "vertical_range"}`` as mxcubecore's queue library (and so
     mxcubeweb) gives it; empty when not a mesh."""
-    num_triggers: Optional[Count] = legacy("num_triggers")
+    num_triggers: Count | None = legacy("num_triggers")
     """Detector triggers."""
-    num_images_per_trigger: Optional[Count] = legacy("num_images_per_trigger")
+    num_images_per_trigger: Count | None = legacy("num_images_per_trigger")
     """Images per detector trigger."""
-    kappa_start: Optional[float] = legacy("kappaStart")
+    kappa_start: float | None = legacy("kappaStart")
     """Kappa angle [deg]; -9999 means "no kappa" to ISPyB."""
-    phi_start: Optional[float] = legacy("phiStart")
+    phi_start: float | None = legacy("phiStart")
     """Kappa-phi angle [deg]; -9999 means "no kappa" to ISPyB."""
-    reference_interval: Optional[Count] = legacy("reference_interval")
+    reference_interval: Count | None = legacy("reference_interval")
     """Sub-wedge size read by AbstractMultiCollect."""
-    detector_distance: Optional[NonNegative] = legacy("detector_distance")
+    detector_distance: NonNegative | None = legacy("detector_distance")
     """Detector distance [mm], read here by AbstractMultiCollect."""
 
     @property
-    def end(self) -> Optional[float]:
+    def end(self) -> float | None:
         """Rotation end angle [deg], as ISPyB computes it, or None."""
         if None in (self.start, self.range, self.number_of_images):
             return None
@@ -108,9 +108,9 @@ class ResolutionRange(LegacyModel):
     The real producers send a single number instead.
     """
 
-    lower: Optional[Positive] = legacy("lower")
+    lower: Positive | None = legacy("lower")
     """Low resolution limit [Å]."""
-    upper: Optional[Positive] = legacy("upper")
+    upper: Positive | None = legacy("upper")
     """High resolution limit [Å]."""
 
 
@@ -126,160 +126,160 @@ class DataCollection(LegacyModel):
     """
 
     # --- identity and grouping
-    session_id: Optional[IntOrText] = legacy("sessionId")
+    session_id: IntOrText | None = legacy("sessionId")
     """LIMS session id (ISPyB int, ICAT investigation id)."""
-    collection_id: Optional[IntOrText] = legacy("collection_id")
+    collection_id: IntOrText | None = legacy("collection_id")
     """LIMS id of this collection, set after storing."""
-    group_id: Optional[IntOrText] = legacy("group_id")
+    group_id: IntOrText | None = legacy("group_id")
     """LIMS id of the data collection group."""
-    detector_id: Optional[IntOrText] = legacy("detector_id")
+    detector_id: IntOrText | None = legacy("detector_id")
     """LIMS id of the detector."""
-    workflow_id: Optional[IntOrText] = legacy("workflow_id")
+    workflow_id: IntOrText | None = legacy("workflow_id")
     """LIMS id of the workflow this collection belongs to."""
-    screening_sub_wedge_id: Optional[IntOrText] = legacy("screening_sub_wedge_id")
+    screening_sub_wedge_id: IntOrText | None = legacy("screening_sub_wedge_id")
     """LIMS id of the strategy sub-wedge."""
-    ispyb_group_data_collections: Optional[bool] = legacy(
+    ispyb_group_data_collections: bool | None = legacy(
         "ispyb_group_data_collections"
     )
     """Whether to reuse ``group_id`` for the group."""
 
     # --- what to collect
-    experiment_type: Optional[str] = legacy("experiment_type")
+    experiment_type: str | None = legacy("experiment_type")
     """mxcubecore experiment type, e.g. ``"OSC"``, ``"Helical"``, ``"Mesh"``."""
-    status: Optional[str] = legacy("status")
+    status: str | None = legacy("status")
     """Run status, e.g. ``"Running"``, ``"Data collection successful"``."""
-    comments: Optional[str] = legacy("comments")
+    comments: str | None = legacy("comments")
     """Comments; the failure message when the collection failed."""
-    comment: Optional[str] = legacy("comment")
+    comment: str | None = legacy("comment")
     """Singular form read by AbstractMultiCollect and set by ISPyB helical."""
-    collection_start_time: Optional[Timestamp] = legacy("collection_start_time")
+    collection_start_time: Timestamp | None = legacy("collection_start_time")
     """Start of the collection, ``"%Y-%m-%d %H:%M:%S"``."""
-    fileinfo: Optional[FileInfo] = legacy("fileinfo")
+    fileinfo: FileInfo | None = legacy("fileinfo")
     """Where the images go."""
-    oscillation_sequence: Optional[list[Oscillation]] = legacy("oscillation_sequence")
+    oscillation_sequence: list[Oscillation] | None = legacy("oscillation_sequence")
     """The rotation(s); ISPyB accepts exactly one."""
-    sample_reference: Optional[SampleReference] = legacy("sample_reference")
+    sample_reference: SampleReference | None = legacy("sample_reference")
     """The sample collected."""
-    bl_sample_id: Optional[IntOrText] = legacy("blSampleId")
+    bl_sample_id: IntOrText | None = legacy("blSampleId")
     """LIMS id of the sample, None when unknown."""
-    workflow_parameters: Optional[dict[str, Any]] = legacy("workflow_parameters")
+    workflow_parameters: dict[str, Any] | None = legacy("workflow_parameters")
     """Parameters of the automation workflow (read by ICATLIMS)."""
-    motors: Optional[dict[Any, Any]] = legacy("motors")
+    motors: dict[Any, Any] | None = legacy("motors")
     """Centred position ``{motor: position}`` [mm, deg]."""
-    position_name: Optional[Union[int, str]] = legacy("position_name")
+    position_name: int | str | None = legacy("position_name")
     """Index of the centred position."""
-    helical: Optional[Union[bool, int]] = legacy("helical")
+    helical: bool | int | None = legacy("helical")
     """Helical collection flag (read by ISPyB)."""
 
     # --- requested settings
-    energy: Optional[EnergyKeVOrUnset] = legacy("energy")
+    energy: EnergyKeVOrUnset | None = legacy("energy")
     """Requested energy [keV]; 0 means "keep the current energy"."""
-    transmission: Optional[Percent] = legacy("transmission")
+    transmission: Percent | None = legacy("transmission")
     """Transmission [%]: requested, then measured."""
-    detector_distance: Optional[NonNegative] = legacy("detector_distance")
+    detector_distance: NonNegative | None = legacy("detector_distance")
     """Requested detector distance [mm]; 0 means "use the resolution"."""
-    resolution: Optional[Union[Positive, ResolutionRange]] = legacy("resolution")
+    resolution: Positive | ResolutionRange | None = legacy("resolution")
     """Resolution [Å]: requested (None: keep), then measured. A
     ``{"lower", "upper"}`` dict is read too."""
-    shutterless: Optional[bool] = legacy("shutterless")
+    shutterless: bool | None = legacy("shutterless")
     """Shutterless collection."""
-    take_snapshots: Optional[Union[bool, Count]] = legacy("take_snapshots")
+    take_snapshots: bool | Count | None = legacy("take_snapshots")
     """Snapshots to take: a flag (queue model) or a number (mxcubeweb)."""
-    take_video: Optional[bool] = legacy("take_video")
+    take_video: bool | None = legacy("take_video")
     """Whether to record a sample video."""
-    dark: Optional[Union[bool, int]] = legacy("dark")
+    dark: bool | int | None = legacy("dark")
     """Take a dark current image (AbstractMultiCollect resets it to 0)."""
-    skip_images: Optional[bool] = legacy("skip_images")
+    skip_images: bool | None = legacy("skip_images")
     """Skip images that already exist."""
-    detector_binning_mode: Optional[Union[int, str]] = legacy("detector_binning_mode")
+    detector_binning_mode: int | str | None = legacy("detector_binning_mode")
     """Detector binning mode."""
-    detector_roi_mode: Optional[Union[int, str]] = legacy("detector_roi_mode")
+    detector_roi_mode: int | str | None = legacy("detector_roi_mode")
     """Detector region-of-interest mode."""
-    in_queue: Optional[bool] = legacy("in_queue")
+    in_queue: bool | None = legacy("in_queue")
     """Whether the collection runs from the queue."""
-    in_interleave: Optional[Any] = legacy("in_interleave")
+    in_interleave: Any | None = legacy("in_interleave")
     """Interleave information; truthy to skip LIMS storage."""
 
     # --- processing
-    processing: Optional[bool] = legacy("processing")
+    processing: bool | None = legacy("processing")
     """Run processing; mxcubecore sends the strings ``"True"``/``"False"``."""
-    processing_offline: Optional[bool] = legacy("processing_offline")
+    processing_offline: bool | None = legacy("processing_offline")
     """Run offline processing."""
-    processing_online: Optional[Union[bool, str]] = legacy("processing_online")
+    processing_online: bool | str | None = legacy("processing_online")
     """Online processing: False or its kind (``"XrayCentring"``, ...)."""
-    residues: Optional[IntOrText] = legacy("residues")
+    residues: IntOrText | None = legacy("residues")
     """Number of residues in the asymmetric unit."""
-    anomalous: Optional[bool] = legacy("anomalous")
+    anomalous: bool | None = legacy("anomalous")
     """Anomalous data."""
-    do_inducedraddam: Optional[bool] = legacy("do_inducedraddam")
+    do_inducedraddam: bool | None = legacy("do_inducedraddam")
     """Induced radiation damage (burn) strategy."""
-    edna_files_dir: Optional[FilePath] = legacy("EDNA_files_dir")
+    edna_files_dir: FilePath | None = legacy("EDNA_files_dir")
     """EDNA processing directory."""
-    xds_dir: Optional[FilePath] = legacy("xds_dir")
+    xds_dir: FilePath | None = legacy("xds_dir")
     """XDS input directory."""
-    archive_dir: Optional[FilePath] = legacy("archive_dir")
+    archive_dir: FilePath | None = legacy("archive_dir")
     """Archive directory (AbstractMultiCollect)."""
 
     # --- sample changer (AbstractCollect.get_sample_info)
-    actual_sample_barcode: Optional[str] = legacy("actualSampleBarcode")
+    actual_sample_barcode: str | None = legacy("actualSampleBarcode")
     """Barcode of the mounted sample."""
-    actual_container_barcode: Optional[str] = legacy("actualContainerBarcode")
+    actual_container_barcode: str | None = legacy("actualContainerBarcode")
     """Barcode of the container of the mounted sample."""
-    actual_sample_slot_in_container: Optional[IntOrText] = legacy(
+    actual_sample_slot_in_container: IntOrText | None = legacy(
         "actualSampleSlotInContainer"
     )
     """Position of the sample in its container."""
-    actual_container_slot_in_sc: Optional[IntOrText] = legacy("actualContainerSlotInSC")
+    actual_container_slot_in_sc: IntOrText | None = legacy("actualContainerSlotInSC")
     """Position of the container in the sample changer."""
 
     # --- centring and snapshots
-    actual_centring_position: Optional[str] = legacy("actualCentringPosition")
+    actual_centring_position: str | None = legacy("actualCentringPosition")
     """Centred motor positions, ``"phi=10.000000 phiy=0.100000"``."""
-    centring_method: Optional[str] = legacy("centringMethod")
+    centring_method: str | None = legacy("centringMethod")
     """Centring method used."""
-    xtal_snapshot_full_path1: Optional[FilePath] = legacy("xtalSnapshotFullPath1")
+    xtal_snapshot_full_path1: FilePath | None = legacy("xtalSnapshotFullPath1")
     """First crystal snapshot."""
-    xtal_snapshot_full_path2: Optional[FilePath] = legacy("xtalSnapshotFullPath2")
+    xtal_snapshot_full_path2: FilePath | None = legacy("xtalSnapshotFullPath2")
     """Second crystal snapshot (or the sample animation)."""
-    xtal_snapshot_full_path3: Optional[FilePath] = legacy("xtalSnapshotFullPath3")
+    xtal_snapshot_full_path3: FilePath | None = legacy("xtalSnapshotFullPath3")
     """Third crystal snapshot (or the mesh grid snapshot)."""
-    xtal_snapshot_full_path4: Optional[FilePath] = legacy("xtalSnapshotFullPath4")
+    xtal_snapshot_full_path4: FilePath | None = legacy("xtalSnapshotFullPath4")
     """Fourth crystal snapshot."""
 
     # --- machine, beam and detector, measured (update_data_collection)
-    synchrotron_mode: Optional[str] = legacy("synchrotronMode")
+    synchrotron_mode: str | None = legacy("synchrotronMode")
     """Machine filling mode (at most 20 characters)."""
-    flux: Optional[NonNegative] = legacy("flux")
+    flux: NonNegative | None = legacy("flux")
     """Flux at the start [photons/s]."""
-    flux_end: Optional[NonNegative] = legacy("flux_end")
+    flux_end: NonNegative | None = legacy("flux_end")
     """Flux at the end [photons/s]."""
-    total_absorbed_dose: Optional[NonNegative] = legacy("totalAbsorbedDose")
+    total_absorbed_dose: NonNegative | None = legacy("totalAbsorbedDose")
     """Total absorbed dose [Gy]."""
-    wavelength: Optional[Positive] = legacy("wavelength")
+    wavelength: Positive | None = legacy("wavelength")
     """Wavelength [Å]."""
-    measured_detector_distance: Optional[Positive] = legacy("detectorDistance")
+    measured_detector_distance: Positive | None = legacy("detectorDistance")
     """Measured detector distance [mm]."""
-    resolution_at_corner: Optional[Positive] = legacy("resolutionAtCorner")
+    resolution_at_corner: Positive | None = legacy("resolutionAtCorner")
     """Resolution at the detector corner [Å]."""
-    x_beam: Optional[float] = legacy("xBeam")
+    x_beam: float | None = legacy("xBeam")
     """Beam centre, horizontal, on the detector [mm]."""
-    y_beam: Optional[float] = legacy("yBeam")
+    y_beam: float | None = legacy("yBeam")
     """Beam centre, vertical, on the detector [mm]."""
-    beam_size_at_sample_x: Optional[NonNegative] = legacy("beamSizeAtSampleX")
+    beam_size_at_sample_x: NonNegative | None = legacy("beamSizeAtSampleX")
     """Horizontal beam size at the sample [mm]."""
-    beam_size_at_sample_y: Optional[NonNegative] = legacy("beamSizeAtSampleY")
+    beam_size_at_sample_y: NonNegative | None = legacy("beamSizeAtSampleY")
     """Vertical beam size at the sample [mm]."""
-    beam_shape: Optional[Union[str, Enum]] = legacy("beamShape")
+    beam_shape: str | Enum | None = legacy("beamShape")
     """Beam shape: a name, or mxcubecore's ``BeamShape`` member (AbstractCollect)."""
-    slit_gap_horizontal: Optional[NonNegative] = legacy("slitGapHorizontal")
+    slit_gap_horizontal: NonNegative | None = legacy("slitGapHorizontal")
     """Horizontal slit gap [mm]."""
-    slit_gap_vertical: Optional[NonNegative] = legacy("slitGapVertical")
+    slit_gap_vertical: NonNegative | None = legacy("slitGapVertical")
     """Vertical slit gap [mm]."""
-    undulator_gap1: Optional[float] = legacy("undulatorGap1")
+    undulator_gap1: float | None = legacy("undulatorGap1")
     """Gap of the first undulator [mm]; further ones stay as extras."""
-    undulator_gap2: Optional[float] = legacy("undulatorGap2")
+    undulator_gap2: float | None = legacy("undulatorGap2")
     """Gap of the second undulator [mm]."""
-    undulator_gap3: Optional[float] = legacy("undulatorGap3")
+    undulator_gap3: float | None = legacy("undulatorGap3")
     """Gap of the third undulator [mm]."""
 
     @property

@@ -10,8 +10,6 @@ data collection dict.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from mxcubecore_lims.model._legacy import (
     FilePath,
     IntOrText,
@@ -34,36 +32,36 @@ class DataCollectionGroup(LegacyModel):
         5
     """
 
-    session_id: Optional[IntOrText] = legacy("sessionId")
+    session_id: IntOrText | None = legacy("sessionId")
     """LIMS session id."""
-    experiment_type: Optional[str] = legacy("experimentType")
+    experiment_type: str | None = legacy("experimentType")
     """Experiment type: ``"OSC"`` or ``"Collect - Multiwedge"`` at creation;
     ISPyB accepts only its own list (not ``"Still"`` or ``"Imaging"``)."""
-    actual_container_slot_in_sc: Optional[IntOrText] = legacy("actualContainerSlotInSC")
+    actual_container_slot_in_sc: IntOrText | None = legacy("actualContainerSlotInSC")
     """Position of the container in the sample changer."""
-    actual_sample_slot_in_container: Optional[IntOrText] = legacy(
+    actual_sample_slot_in_container: IntOrText | None = legacy(
         "actualSampleSlotInContainer"
     )
     """Position of the sample in its container."""
-    actual_container_barcode: Optional[str] = legacy("actualContainerBarcode")
+    actual_container_barcode: str | None = legacy("actualContainerBarcode")
     """Barcode of the container."""
-    actual_sample_barcode: Optional[str] = legacy("actualSampleBarcode")
+    actual_sample_barcode: str | None = legacy("actualSampleBarcode")
     """Barcode of the sample."""
-    bl_sample_id: Optional[IntOrText] = legacy("blSampleId")
+    bl_sample_id: IntOrText | None = legacy("blSampleId")
     """LIMS id of the sample."""
-    data_collection_group_id: Optional[IntOrText] = legacy("dataCollectionGroupId")
+    data_collection_group_id: IntOrText | None = legacy("dataCollectionGroupId")
     """LIMS id of the group, to update an existing one."""
-    workflow_id: Optional[IntOrText] = legacy("workflowId")
+    workflow_id: IntOrText | None = legacy("workflowId")
     """LIMS id of the workflow."""
-    comments: Optional[str] = legacy("comments")
+    comments: str | None = legacy("comments")
     """Comments."""
-    crystal_class: Optional[str] = legacy("crystalClass")
+    crystal_class: str | None = legacy("crystalClass")
     """Crystal class."""
-    detector_mode: Optional[str] = legacy("detectorMode")
+    detector_mode: str | None = legacy("detectorMode")
     """Detector mode."""
-    start_time: Optional[Timestamp] = legacy("startTime")
+    start_time: Timestamp | None = legacy("startTime")
     """Start of the group."""
-    end_time: Optional[Timestamp] = legacy("endTime")
+    end_time: Timestamp | None = legacy("endTime")
     """End of the group."""
-    xtal_snapshot_full_path: Optional[FilePath] = legacy("xtalSnapshotFullPath")
+    xtal_snapshot_full_path: FilePath | None = legacy("xtalSnapshotFullPath")
     """Crystal snapshot."""

@@ -13,8 +13,6 @@ chooch's result was too far from the theoretical edge and was discarded.
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 from mxcubecore_lims.model._legacy import (
     EnergyKeV,
     EnergyKeVOrUnset,
@@ -42,47 +40,47 @@ class EnergyScan(ScanRecord):
         PosixPath('/data/se.raw')
     """
 
-    energy_scan_id: Optional[IntOrText] = legacy("energyScanId")
+    energy_scan_id: IntOrText | None = legacy("energyScanId")
     """LIMS id of the scan, to update an existing one."""
-    element: Optional[str] = legacy("element")
+    element: str | None = legacy("element")
     """Element symbol, e.g. ``"Se"``."""
-    edge_energy: Optional[Union[EnergyKeV, str]] = legacy("edgeEnergy")
+    edge_energy: EnergyKeV | str | None = legacy("edgeEnergy")
     """Theoretical edge energy [keV] (ISPyB's column is text)."""
-    start_energy: Optional[EnergyKeV] = legacy("startEnergy")
+    start_energy: EnergyKeV | None = legacy("startEnergy")
     """Scan start energy [keV]."""
-    end_energy: Optional[EnergyKeV] = legacy("endEnergy")
+    end_energy: EnergyKeV | None = legacy("endEnergy")
     """Scan end energy [keV]."""
-    peak_energy: Optional[EnergyKeVOrUnset] = legacy("peakEnergy")
+    peak_energy: EnergyKeVOrUnset | None = legacy("peakEnergy")
     """Peak (f'' maximum) energy [keV]; 0 when discarded."""
-    inflection_energy: Optional[EnergyKeVOrUnset] = legacy("inflectionEnergy")
+    inflection_energy: EnergyKeVOrUnset | None = legacy("inflectionEnergy")
     """Inflection (f' minimum) energy [keV]; 0 when discarded."""
-    remote_energy: Optional[EnergyKeV] = legacy("remoteEnergy")
+    remote_energy: EnergyKeV | None = legacy("remoteEnergy")
     """Remote energy [keV]."""
-    peak_f_prime: Optional[float] = legacy("peakFPrime")
+    peak_f_prime: float | None = legacy("peakFPrime")
     """f' at the peak [electrons]."""
-    peak_f_double_prime: Optional[float] = legacy("peakFDoublePrime")
+    peak_f_double_prime: float | None = legacy("peakFDoublePrime")
     """f'' at the peak [electrons]."""
-    inflection_f_prime: Optional[float] = legacy("inflectionFPrime")
+    inflection_f_prime: float | None = legacy("inflectionFPrime")
     """f' at the inflection point [electrons]."""
-    inflection_f_double_prime: Optional[float] = legacy("inflectionFDoublePrime")
+    inflection_f_double_prime: float | None = legacy("inflectionFDoublePrime")
     """f'' at the inflection point [electrons]."""
-    remote_f_prime: Optional[float] = legacy("remoteFPrime")
+    remote_f_prime: float | None = legacy("remoteFPrime")
     """f' at the remote energy [electrons]."""
-    remote_f_double_prime: Optional[float] = legacy("remoteFDoublePrime")
+    remote_f_double_prime: float | None = legacy("remoteFDoublePrime")
     """f'' at the remote energy [electrons]."""
-    transmission_factor: Optional[Percent] = legacy("transmissionFactor")
+    transmission_factor: Percent | None = legacy("transmissionFactor")
     """Transmission during the scan [%]."""
-    fluorescence_detector: Optional[str] = legacy("fluorescenceDetector")
+    fluorescence_detector: str | None = legacy("fluorescenceDetector")
     """Fluorescence detector, e.g. ``"KETEK_AXAS-A"``."""
-    jpeg_chooch_file_full_path: Optional[FilePath] = legacy("jpegChoochFileFullPath")
+    jpeg_chooch_file_full_path: FilePath | None = legacy("jpegChoochFileFullPath")
     """Plot of the chooch analysis."""
-    chooch_file_full_path: Optional[FilePath] = legacy("choochFileFullPath")
+    chooch_file_full_path: FilePath | None = legacy("choochFileFullPath")
     """Chooch output file."""
-    synchrotron_current: Optional[NonNegative] = legacy("synchrotronCurrent")
+    synchrotron_current: NonNegative | None = legacy("synchrotronCurrent")
     """Machine current [mA]."""
-    temperature: Optional[NonNegative] = legacy("temperature")
+    temperature: NonNegative | None = legacy("temperature")
     """Sample temperature [K]."""
-    xray_dose: Optional[NonNegative] = legacy("xrayDose")
+    xray_dose: NonNegative | None = legacy("xrayDose")
     """X-ray dose [Gy]."""
 
 
@@ -103,5 +101,5 @@ class EnergyScanSampleAssociation(LegacyModel):
 class EnergyScanStoreResult(LegacyModel):
     """What ``store_energy_scan`` returns: ``{"energyScanId": id}``, -1 on failure."""
 
-    energy_scan_id: Optional[IntOrText] = legacy("energyScanId")
+    energy_scan_id: IntOrText | None = legacy("energyScanId")
     """LIMS id of the stored scan, -1 when storing failed."""

@@ -6,8 +6,6 @@ acquisition loop of ``AbstractMultiCollect``.
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 from mxcubecore_lims.model._legacy import (
     Count,
     FilePath,
@@ -28,35 +26,35 @@ class Image(LegacyModel):
         1
     """
 
-    data_collection_id: Optional[IntOrText] = legacy("dataCollectionId")
+    data_collection_id: IntOrText | None = legacy("dataCollectionId")
     """LIMS id of the data collection; None when storing it failed."""
-    image_id: Optional[IntOrText] = legacy("imageId")
+    image_id: IntOrText | None = legacy("imageId")
     """LIMS id of the image, to update an existing one."""
-    file_name: Optional[str] = legacy("fileName")
+    file_name: str | None = legacy("fileName")
     """Image file name, without directory."""
-    file_location: Optional[FilePath] = legacy("fileLocation")
+    file_location: FilePath | None = legacy("fileLocation")
     """Directory of the image file."""
-    image_number: Optional[Count] = legacy("imageNumber")
+    image_number: Count | None = legacy("imageNumber")
     """Frame number."""
-    measured_intensity: Optional[NonNegative] = legacy("measuredIntensity")
+    measured_intensity: NonNegative | None = legacy("measuredIntensity")
     """Flux while taking the image [photons/s]."""
-    cumulative_intensity: Optional[NonNegative] = legacy("cumulativeIntensity")
+    cumulative_intensity: NonNegative | None = legacy("cumulativeIntensity")
     """Cumulative intensity."""
-    synchrotron_current: Optional[Union[NonNegative, str]] = legacy(
+    synchrotron_current: NonNegative | str | None = legacy(
         "synchrotronCurrent"
     )
     """Machine current [mA] (some machine-info objects give text)."""
-    machine_message: Optional[str] = legacy("machineMessage")
+    machine_message: str | None = legacy("machineMessage")
     """Operator message of the machine."""
-    temperature: Optional[NonNegative] = legacy("temperature")
+    temperature: NonNegative | None = legacy("temperature")
     """Cryo temperature [K]."""
-    jpeg_file_full_path: Optional[FilePath] = legacy("jpegFileFullPath")
+    jpeg_file_full_path: FilePath | None = legacy("jpegFileFullPath")
     """JPEG rendering of the image."""
-    jpeg_thumbnail_file_full_path: Optional[FilePath] = legacy(
+    jpeg_thumbnail_file_full_path: FilePath | None = legacy(
         "jpegThumbnailFileFullPath"
     )
     """JPEG thumbnail of the image."""
-    motor_position_id: Optional[IntOrText] = legacy("motorPositionId")
+    motor_position_id: IntOrText | None = legacy("motorPositionId")
     """LIMS id of the motor positions."""
-    comments: Optional[str] = legacy("comments")
+    comments: str | None = legacy("comments")
     """Comments."""

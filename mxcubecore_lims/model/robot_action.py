@@ -7,7 +7,7 @@ load: ``actionType`` ``"LOAD"``, the sample location, times, and status
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import ValidationInfo, field_validator
 
@@ -32,29 +32,29 @@ class RobotAction(LegacyModel):
         2
     """
 
-    action_type: Optional[str] = legacy("actionType")
+    action_type: str | None = legacy("actionType")
     """What the robot did, e.g. ``"LOAD"``, ``"UNLOAD"``."""
-    container_location: Optional[IntOrText] = legacy("containerLocation")
+    container_location: IntOrText | None = legacy("containerLocation")
     """Position of the sample in its container (``location[1]``)."""
-    dewar_location: Optional[IntOrText] = legacy("dewarLocation")
+    dewar_location: IntOrText | None = legacy("dewarLocation")
     """Position of the container in the dewar (``location[0]``)."""
-    sample_barcode: Optional[str] = legacy("sampleBarcode")
+    sample_barcode: str | None = legacy("sampleBarcode")
     """Barcode of the sample."""
-    sample_id: Optional[IntOrText] = legacy("sampleId")
+    sample_id: IntOrText | None = legacy("sampleId")
     """LIMS id of the sample (ISPyB ``blSampleId``); -1 when not from the LIMS."""
-    session_id: Optional[IntOrText] = legacy("sessionId")
+    session_id: IntOrText | None = legacy("sessionId")
     """LIMS session id."""
-    start_time: Optional[Timestamp] = legacy("startTime")
+    start_time: Timestamp | None = legacy("startTime")
     """Start of the action, ``"%Y-%m-%d %H:%M:%S"``."""
-    end_time: Optional[Timestamp] = legacy("endTime")
+    end_time: Timestamp | None = legacy("endTime")
     """End of the action, ``"%Y-%m-%d %H:%M:%S"``; not before the start."""
-    status: Optional[str] = legacy("status")
+    status: str | None = legacy("status")
     """Outcome, ``"SUCCESS"`` or ``"ERROR"``."""
-    message: Optional[str] = legacy("message")
+    message: str | None = legacy("message")
     """Why it failed."""
-    xtal_snapshot_before: Optional[FilePath] = legacy("xtalSnapshotBefore")
+    xtal_snapshot_before: FilePath | None = legacy("xtalSnapshotBefore")
     """Snapshot before the action."""
-    xtal_snapshot_after: Optional[FilePath] = legacy("xtalSnapshotAfter")
+    xtal_snapshot_after: FilePath | None = legacy("xtalSnapshotAfter")
     """Snapshot after the action."""
 
     @field_validator("end_time")

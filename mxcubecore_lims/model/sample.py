@@ -15,7 +15,7 @@ Three dict shapes carry sample information:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any
 
 from mxcubecore_lims.model._legacy import (
     BlankIsNone,
@@ -30,12 +30,12 @@ __all__ = ["DiffractionPlan", "Sample", "SampleReference", "SampleUpdate"]
 # ISPyB's client stringifies every value of a sample (None becomes "None"),
 # so the sample models read "None" and "" as None. Only here: elsewhere a
 # blank number is a producer bug worth reporting.
-_Text = Annotated[Optional[str], BlankIsNone]
-_Int = Annotated[Optional[int], BlankIsNone]
-_Id = Annotated[Optional[IntOrText], BlankIsNone]
-_Float = Annotated[Optional[float], BlankIsNone]
-_Bool = Annotated[Optional[bool], BlankIsNone]
-_Cell = Annotated[Optional[NonNegative], BlankIsNone]
+_Text = Annotated[str | None, BlankIsNone]
+_Int = Annotated[int | None, BlankIsNone]
+_Id = Annotated[IntOrText | None, BlankIsNone]
+_Float = Annotated[float | None, BlankIsNone]
+_Bool = Annotated[bool | None, BlankIsNone]
+_Cell = Annotated[NonNegative | None, BlankIsNone]
 
 
 class DiffractionPlan(LegacyModel):
@@ -163,7 +163,7 @@ class Sample(LegacyModel):
     """Unit cell angle beta [deg]."""
     cell_gamma: _Cell = legacy("cellGamma")
     """Unit cell angle gamma [deg]."""
-    diffraction_plan: Optional[DiffractionPlan] = legacy("diffractionPlan")
+    diffraction_plan: DiffractionPlan | None = legacy("diffractionPlan")
     """The diffraction plan (empty for ICAT)."""
     experiment_type: _Text = legacy("experimentType")
     """Experiment type of the plan (ISPyB ``experimentKind``; ICAT ``workflowType``)."""
@@ -200,9 +200,9 @@ class Sample(LegacyModel):
     """ICAT: container id (ICATLIMS puts the puck *name* here)."""
     tracking_container_name: _Id = legacy("SampleTrackingContainer_name")
     """ICAT: container name (ICATLIMS puts the puck *id* here)."""
-    experiment_plan: Optional[dict[str, Any]] = legacy("experimentPlan")
+    experiment_plan: dict[str, Any] | None = legacy("experimentPlan")
     """ICAT: the experiment plan, by key."""
-    processing_plan: Optional[Union[dict[str, Any], list[Any]]] = legacy(
+    processing_plan: dict[str, Any] | list[Any] | None = legacy(
         "processingPlan"
     )
     """ICAT: the processing plan, a dict by key or a list of entries."""
@@ -240,7 +240,7 @@ class SampleUpdate(Sample):
     """Wire width [mm]."""
     bl_sample_status: _Text = legacy("blSampleStatus")
     """Sample status, e.g. ``"processing"``."""
-    is_in_sample_changer: Annotated[Optional[Union[bool, int]], BlankIsNone] = (
+    is_in_sample_changer: Annotated[bool | int | None, BlankIsNone] = (
         legacy("isInSampleChanger")
     )
     """Whether the sample is in the sample changer (ISPyB sends a byte)."""
@@ -280,20 +280,20 @@ class SampleReference(LegacyModel):
     and its processing parameters.
     """
 
-    bl_sample_id: Optional[IntOrText] = legacy("blSampleId")
+    bl_sample_id: IntOrText | None = legacy("blSampleId")
     """LIMS id of the sample; -1 when the sample is not from the LIMS."""
-    sample_name: Optional[str] = legacy("sample_name")
+    sample_name: str | None = legacy("sample_name")
     """Sample name."""
-    acronym: Optional[str] = legacy("acronym")
+    acronym: str | None = legacy("acronym")
     """Protein acronym."""
-    spacegroup: Optional[Union[str, int]] = legacy("spacegroup")
+    spacegroup: str | int | None = legacy("spacegroup")
     """Space group; mxcubecore's default is the int 0 ("unknown")."""
-    cell: Optional[str] = legacy("cell")
+    cell: str | None = legacy("cell")
     """Unit cell ``"a,b,c,alpha,beta,gamma"`` [Å, deg]; ``"0,0,0,0,0,0"``
     when unknown."""
 
     @property
-    def cell_parameters(self) -> Optional[tuple[float, ...]]:
+    def cell_parameters(self) -> tuple[float, ...] | None:
         """The six unit cell parameters [Å, deg], or None when unknown."""
         try:
             values = tuple(float(part) for part in (self.cell or "").split(","))

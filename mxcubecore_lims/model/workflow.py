@@ -10,8 +10,6 @@ same dict for the next call.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from mxcubecore_lims.model._legacy import (
     Count,
     FilePath,
@@ -35,113 +33,113 @@ class Workflow(LegacyModel):
     """
 
     # --- workflow (ISPyB workflow3VO)
-    workflow_id: Optional[IntOrText] = legacy("workflow_id")
+    workflow_id: IntOrText | None = legacy("workflow_id")
     """LIMS id of the workflow; set to update an existing one."""
-    workflow_type: Optional[str] = legacy("workflow_type")
+    workflow_type: str | None = legacy("workflow_type")
     """``"MeshScan"``, ``"XrayCentring"`` or ``"LineScan"``."""
-    title: Optional[str] = legacy("title")
+    title: str | None = legacy("title")
     """Title, e.g. ``"xray_centring_p_1_#####.cbf (1 - 100)"``."""
-    status: Optional[str] = legacy("status")
+    status: str | None = legacy("status")
     """``"Started"``, ``"Success"`` or ``"Failed"``."""
-    comments: Optional[str] = legacy("comments")
+    comments: str | None = legacy("comments")
     """Comments, e.g. ``"Scan lines: 10, frames per line: 10"``."""
-    log_file_path: Optional[FilePath] = legacy("log_file_path")
+    log_file_path: FilePath | None = legacy("log_file_path")
     """Log file."""
-    result_file_path: Optional[FilePath] = legacy("result_file_path")
+    result_file_path: FilePath | None = legacy("result_file_path")
     """Result directory."""
-    collection_id: Optional[IntOrText] = legacy("collection_id")
+    collection_id: IntOrText | None = legacy("collection_id")
     """LIMS id of the data collection scanned."""
-    group_id: Optional[IntOrText] = legacy("group_id")
+    group_id: IntOrText | None = legacy("group_id")
     """LIMS id of the data collection group."""
-    processing_start_time: Optional[Timestamp] = legacy("processing_start_time")
+    processing_start_time: Timestamp | None = legacy("processing_start_time")
     """Start of processing, ``"%Y-%m-%d %H:%M:%S"``."""
 
     # --- mesh (ISPyB workflowMeshWS3VO)
-    workflow_mesh_id: Optional[IntOrText] = legacy("workflow_mesh_id")
+    workflow_mesh_id: IntOrText | None = legacy("workflow_mesh_id")
     """LIMS id of the workflow mesh."""
-    cartography_path: Optional[FilePath] = legacy("cartography_path")
+    cartography_path: FilePath | None = legacy("cartography_path")
     """Plot of the mesh results."""
-    best_image_id: Optional[IntOrText] = legacy("best_image_id")
+    best_image_id: IntOrText | None = legacy("best_image_id")
     """LIMS id of the best image."""
-    best_position_id: Optional[IntOrText] = legacy("best_position_id")
+    best_position_id: IntOrText | None = legacy("best_position_id")
     """LIMS id of the best position."""
-    value_1: Optional[float] = legacy("value_1")
+    value_1: float | None = legacy("value_1")
     """Mesh result value 1."""
-    value_2: Optional[float] = legacy("value_2")
+    value_2: float | None = legacy("value_2")
     """Mesh result value 2."""
-    value_3: Optional[float] = legacy("value_3")
+    value_3: float | None = legacy("value_3")
     """Mesh result value 3."""
-    value_4: Optional[float] = legacy("value_4")
+    value_4: float | None = legacy("value_4")
     """Mesh result value 4."""
-    max_dozor_score: Optional[float] = legacy("max_dozor_score")
+    max_dozor_score: float | None = legacy("max_dozor_score")
     """Best Dozor score of the scan."""
-    crystal_size_x: Optional[NonNegative] = legacy("crystal_size_x")
+    crystal_size_x: NonNegative | None = legacy("crystal_size_x")
     """Crystal size, horizontal [µm]."""
-    crystal_size_y: Optional[NonNegative] = legacy("crystal_size_y")
+    crystal_size_y: NonNegative | None = legacy("crystal_size_y")
     """Crystal size, vertical [µm]."""
-    crystal_size_z: Optional[NonNegative] = legacy("crystal_size_z")
+    crystal_size_z: NonNegative | None = legacy("crystal_size_z")
     """Crystal size, along the beam [µm]."""
 
     # --- grid (ISPyB gridInfoWS3VO)
-    grid_info_id: Optional[IntOrText] = legacy("grid_info_id")
+    grid_info_id: IntOrText | None = legacy("grid_info_id")
     """LIMS id of the grid."""
-    dx_mm: Optional[NonNegative] = legacy("dx_mm")
+    dx_mm: NonNegative | None = legacy("dx_mm")
     """Grid width [mm]."""
-    dy_mm: Optional[NonNegative] = legacy("dy_mm")
+    dy_mm: NonNegative | None = legacy("dy_mm")
     """Grid height [mm]."""
-    mesh_angle: Optional[float] = legacy("mesh_angle")
+    mesh_angle: float | None = legacy("mesh_angle")
     """Rotation angle of the mesh [deg]."""
-    steps_x: Optional[Count] = legacy("steps_x")
+    steps_x: Count | None = legacy("steps_x")
     """Grid columns."""
-    steps_y: Optional[Count] = legacy("steps_y")
+    steps_y: Count | None = legacy("steps_y")
     """Grid rows (1 for a line scan)."""
-    x_offset: Optional[float] = legacy("xOffset")
+    x_offset: float | None = legacy("xOffset")
     """Horizontal distance between grid cells [mm]."""
-    y_offset: Optional[float] = legacy("yOffset")
+    y_offset: float | None = legacy("yOffset")
     """Vertical distance between grid cells [mm]."""
-    reversing_rotation: Optional[bool] = legacy("reversing_rotation")
+    reversing_rotation: bool | None = legacy("reversing_rotation")
     """Whether lines are scanned back and forth."""
 
     # --- scan geometry and files (AbstractOnlineProcessing)
-    template: Optional[str] = legacy("template")
+    template: str | None = legacy("template")
     """Image file name template."""
-    run_number: Optional[Count] = legacy("run_number")
+    run_number: Count | None = legacy("run_number")
     """Run number."""
-    first_image_num: Optional[Count] = legacy("first_image_num")
+    first_image_num: Count | None = legacy("first_image_num")
     """Number of the first image."""
-    images_num: Optional[Count] = legacy("images_num")
+    images_num: Count | None = legacy("images_num")
     """Number of images."""
-    lines_num: Optional[Count] = legacy("lines_num")
+    lines_num: Count | None = legacy("lines_num")
     """Number of lines."""
-    images_per_line: Optional[NonNegative] = legacy("images_per_line")
+    images_per_line: NonNegative | None = legacy("images_per_line")
     """Images per line (a float: ``images_num / lines_num``)."""
-    osc_middle: Optional[float] = legacy("osc_midle")
+    osc_middle: float | None = legacy("osc_midle")
     """Rotation start angle [deg] (the legacy key is misspelt ``osc_midle``)."""
-    osc_range: Optional[float] = legacy("osc_range")
+    osc_range: float | None = legacy("osc_range")
     """Rotation range per image [deg]."""
-    resolution: Optional[NonNegative] = legacy("resolution")
+    resolution: NonNegative | None = legacy("resolution")
     """Resolution [Å]; 0 when not set."""
-    exp_time: Optional[NonNegative] = legacy("exp_time")
+    exp_time: NonNegative | None = legacy("exp_time")
     """Exposure time per image [s]."""
-    hare_num: Optional[int] = legacy("hare_num")
+    hare_num: int | None = legacy("hare_num")
     """HARE (pump-probe) number."""
-    num_images_per_trigger: Optional[Count] = legacy("num_images_per_trigger")
+    num_images_per_trigger: Count | None = legacy("num_images_per_trigger")
     """Images per detector trigger."""
-    process_root_directory: Optional[FilePath] = legacy("process_root_directory")
+    process_root_directory: FilePath | None = legacy("process_root_directory")
     """Processing root directory of the workflow."""
-    archive_root_directory: Optional[FilePath] = legacy("archive_root_directory")
+    archive_root_directory: FilePath | None = legacy("archive_root_directory")
     """Archive root directory of the workflow."""
-    process_directory: Optional[FilePath] = legacy("process_directory")
+    process_directory: FilePath | None = legacy("process_directory")
     """Processing directory of this step."""
-    archive_directory: Optional[FilePath] = legacy("archive_directory")
+    archive_directory: FilePath | None = legacy("archive_directory")
     """Archive directory of this step."""
-    folder_path: Optional[FilePath] = legacy("folder_path")
+    folder_path: FilePath | None = legacy("folder_path")
     """Result folder."""
-    snapshot_path: Optional[FilePath] = legacy("snapshot_path")
+    snapshot_path: FilePath | None = legacy("snapshot_path")
     """Grid snapshot."""
-    html_file_path: Optional[FilePath] = legacy("html_file_path")
+    html_file_path: FilePath | None = legacy("html_file_path")
     """HTML report."""
-    json_file_path: Optional[FilePath] = legacy("json_file_path")
+    json_file_path: FilePath | None = legacy("json_file_path")
     """JSON report."""
-    csv_file_path: Optional[FilePath] = legacy("csv_file_path")
+    csv_file_path: FilePath | None = legacy("csv_file_path")
     """CSV of the per-image results."""

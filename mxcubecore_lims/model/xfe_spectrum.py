@@ -8,8 +8,6 @@ scan's).
 
 from __future__ import annotations
 
-from typing import Optional
-
 from mxcubecore_lims.model._legacy import (
     EnergyKeV,
     FilePath,
@@ -31,21 +29,21 @@ class XfeSpectrum(ScanRecord):
         12.7
     """
 
-    xfe_fluorescence_spectrum_id: Optional[IntOrText] = legacy(
+    xfe_fluorescence_spectrum_id: IntOrText | None = legacy(
         "xfeFluorescenceSpectrumId"
     )
     """LIMS id of the spectrum, to update an existing one."""
-    jpeg_scan_file_full_path: Optional[FilePath] = legacy("jpegScanFileFullPath")
+    jpeg_scan_file_full_path: FilePath | None = legacy("jpegScanFileFullPath")
     """Plot of the spectrum."""
-    annotated_pymca_xfe_spectrum: Optional[FilePath] = legacy(
+    annotated_pymca_xfe_spectrum: FilePath | None = legacy(
         "annotatedPymcaXfeSpectrum"
     )
     """HTML page of the PyMca fit."""
-    fitted_data_file_full_path: Optional[FilePath] = legacy("fittedDataFileFullPath")
+    fitted_data_file_full_path: FilePath | None = legacy("fittedDataFileFullPath")
     """CSV of the fitted peaks."""
-    beam_transmission: Optional[Percent] = legacy("beamTransmission")
+    beam_transmission: Percent | None = legacy("beamTransmission")
     """Transmission [%]."""
-    energy: Optional[EnergyKeV] = legacy("energy")
+    energy: EnergyKeV | None = legacy("energy")
     """Excitation energy [keV]."""
 
 
@@ -53,7 +51,7 @@ class XfeSpectrum(ScanRecord):
 class XfeSpectrumStoreResult(LegacyModel):
     """What ``store_xfe_spectrum`` returns: ``{"xfeFluorescenceSpectrumId": id}``."""
 
-    xfe_fluorescence_spectrum_id: Optional[IntOrText] = legacy(
+    xfe_fluorescence_spectrum_id: IntOrText | None = legacy(
         "xfeFluorescenceSpectrumId"
     )
     """LIMS id of the stored spectrum, -1 when storing failed."""

@@ -12,7 +12,8 @@ the mockup), each with an ``expected.yaml``:
 * ``unmapped``: keys our class does not declare (commented out and reported);
 * ``lost``: a site class or the mockup, whose own code does not come along;
 * ``info``: an ``info`` finding is expected for the LIMS file;
-* ``ldap`` (optional): the LDAP object's ``file``, ``kept`` and ``unmapped``;
+* ``ldap`` (optional): the LDAP object's ``file``, ``kept`` and ``unmapped``, and
+  ``warning``: text of the one ``warning`` finding expected for it (none if absent);
 * ``untouched`` (optional): files that must not change;
 * ``ok: false`` and ``problem_key``: a case whose migrated result is invalid.
 
@@ -251,8 +252,13 @@ def test_migrate_case(name: str, tmp_path: Path, clean_repository: None) -> None
     lims_path = directory / lims_file(expected)
     assert bool(findings_of(report, lims_path, "lost")) == bool(expected.get("lost")), [str(f) for f in report.findings]
     assert bool(findings_of(report, lims_path, "info")) == bool(expected.get("info")), [str(f) for f in report.findings]
+    ldap = expected.get("ldap") or {}
+    if ldap:
+        warned = findings_of(report, directory / ldap["file"], "warning")
+        assert [f.line for f in warned] == ([1] if ldap.get("warning") else []), [str(f) for f in report.findings]
+        assert all(ldap["warning"] in f.message for f in warned)
     for finding in report.findings:
-        assert finding.kind in {"unmapped", "lost", "info"}
+        assert finding.kind in {"unmapped", "lost", "info", "warning"}
 
     check_loaded(directory, expected)
 
@@ -657,3 +663,30 @@ def test_legacy_yaml_lims_object(tmp_path: Path, clean_repository: None) -> None
         },
     )
     assert migrate(directory).changed == []
+
+
+def test_a_yaml_ldap_object_without_domain_is_carried_over_with_a_warning(tmp_path: Path) -> None:
+    from mxcubecore_lims.config.migrate import migrate
+
+    directory = copy_case("ldap-no-domain", tmp_path)
+    (directory / "ldapconnection.xml").unlink()
+    (directory / "ldapconnection.yaml").write_text(
+        "# the site's directory\nclass: mxcubecore.HardwareObjects.LdapAuthenticator.LdapAuthenticator\n"
+        "configuration:\n  ldaphost: ldap.example.org\n",
+        encoding="utf-8",
+    )
+    beamline = directory / "beamline.yaml"
+    beamline.write_text(beamline.read_text(encoding="utf-8").replace("ldapconnection.xml", "ldapconnection.yaml"), encoding="utf-8")
+    report = migrate(directory)
+    assert report.ok, [str(p) for p in report.problems]
+    (warning,) = findings_of(report, directory / "ldapconnection.yaml", "warning")
+    assert "dc=esrf,dc=fr" in warning.message and "base_dn" in warning.message
+    migrated = yaml.safe_load((directory / "ldapconnection.yaml").read_text(encoding="utf-8"))
+    assert migrated["class"] == f"{LDAP_CLASS}.LdapAuthenticator"
+    assert migrated["configuration"] == {"ldaphost": "ldap.example.org", "ldapdomain": "esrf.fr"}
+    graph = load_beamline([directory], strict=True)
+    try:
+        settings = loaded_by_file(graph, directory, "ldapconnection").config.to_settings()
+        assert settings.base_dn == "dc=esrf,dc=fr"  # where mxcubecore's own searched
+    finally:
+        graph.close()

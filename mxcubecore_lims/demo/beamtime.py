@@ -33,11 +33,11 @@ from typing import Any, Optional
 
 from mxcubecore_lims.config.loader import LoadedBeamline, load_beamline
 
-__all__ = ["NightReport", "run_night"]
+__all__ = ["BeamtimeReport", "run_beamtime"]
 
 
 @dataclass
-class NightReport:
+class BeamtimeReport:
     """What the demo did and found (also returned for tests)."""
 
     collections: int = 0
@@ -134,7 +134,7 @@ def _collect(lims: Any, dc: dict[str, Any]) -> Any:
     return collection_id
 
 
-def _start_servers(progress: _Progress, report: NightReport) -> Any:
+def _start_servers(progress: _Progress, report: BeamtimeReport) -> Any:
     from mxcubecore_lims.testing.demo_servers import DemoServers
 
     servers = DemoServers().start()
@@ -144,9 +144,9 @@ def _start_servers(progress: _Progress, report: NightReport) -> Any:
     return servers
 
 
-def run_night(
+def run_beamtime(
     directory: Path, collections: int = 8, out: Callable[[str], None] = print
-) -> NightReport:
+) -> BeamtimeReport:
     """Runs the scripted beamtime on the configuration in ``directory``.
 
     Args:
@@ -160,7 +160,7 @@ def run_night(
     """
     from mxcubecore import HardwareRepository as HWR
 
-    report = NightReport()
+    report = BeamtimeReport()
     progress = _Progress(out)
     state = tempfile.mkdtemp(prefix="mxcubecore-lims-demo-state-")
     data = Path(tempfile.mkdtemp(prefix="mxcubecore-lims-demo-data-"))
@@ -252,7 +252,7 @@ def run_night(
     return report
 
 
-def _fill_report(report: NightReport, lims: Any, ispyb: Any, icat: Any, chosen: Any, ispyb_lims: Any, data: Path) -> None:
+def _fill_report(report: BeamtimeReport, lims: Any, ispyb: Any, icat: Any, chosen: Any, ispyb_lims: Any, data: Path) -> None:
     session_id = ispyb_lims.get_session_id()
     groups = {g["dataCollectionGroupId"] for g in ispyb.store.rows("DataCollectionGroup", sessionId=int(session_id))}
     report.ispyb_collections = [
@@ -282,7 +282,7 @@ def _fill_report(report: NightReport, lims: Any, ispyb: Any, icat: Any, chosen: 
         }
 
 
-def _format(report: NightReport, state: str, data: Path) -> list[str]:
+def _format(report: BeamtimeReport, state: str, data: Path) -> list[str]:
     lines = ["", "What the LIMS hold now", "======================"]
     for who, what in report.logins.items():
         lines.append(f"login {who}: {what}")

@@ -1,9 +1,7 @@
-"""The emulated-beamline demo: load ``configuration/demo`` and report on it.
+"""``demo --describe``: load a beamline with our loader and print its object graph.
 
-For now the demo loads the mixed XML/YAML beamline with our loader and
-prints the object graph (role, class, source file) and the state of every
-LIMS object in it. Later work adds the emulated LIMS servers and a scripted
-night of collections.
+The graph (role, class, source file) and the state of every LIMS object in
+it; nothing talks to a server.
 """
 
 from __future__ import annotations
