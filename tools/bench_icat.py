@@ -44,9 +44,10 @@ ours' ``metadata.json``); they are then deleted. Anything wrong: no report.
 
 Usage::
 
-    /tmp/venv/bin/python tools/bench_icat.py                 # 500 / 1000 / 200, 3 rounds: ~8 min on 2 cores
-    /tmp/venv/bin/python tools/bench_icat.py --json report.json   # also write the JSON ('-': JSON only)
-    /tmp/venv/bin/python tools/bench_icat.py --investigations 20 --samples 30 --datasets 3 --repeat 2
+    .venv/bin/python tools/bench_icat.py                 # 500 / 1000 / 200, 3 rounds: ~8 min on 2 cores
+    .venv/bin/python tools/bench_icat.py --json report.json   # also write the JSON ('-': JSON only)
+    .venv/bin/python tools/bench_icat.py --quick          # 20 / 30 / 3, 1 round: a check, not a figure
+    .venv/bin/python tools/bench_icat.py --investigations 20 --samples 30 --datasets 3 --repeat 2
 
 Both clients spend nearly all their time in suds (python-icat's SOAP layer)
 marshalling and parsing, and the one traced round is most of the run time.
@@ -59,28 +60,42 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import gc
 import io
-import json
-import os
 import platform
 import shutil
-import statistics
 import sys
-import tempfile
-import time
-import tracemalloc
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-# tools/ on the path: benchlib is found however this script is loaded.
+# tools/ on the path: the harness is found however this script is loaded.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import RefusedError, at_least, quiet_loggers, ratio  # noqa: E402
+from bench_icat_clients import BEAMLINE, PLUGIN, PROPOSAL, USER, Client, Expected, Floor, Ours
+from benchlib import (
+    OperationSamples,
+    RefusedError,
+    argument_parser,
+    at_least,
+    lims_workdir,
+    measure_operations,
+    operation_summary,
+    operation_tables,
+    paired_median,
+    parse_with_quick,
+    quiet_loggers,
+    ratio,
+    run,
+    schedule,
+    small_note,
+    versions,
+)
+
+__all__ = ["CLIENTS", "OPERATIONS", "QUIET_LOGGERS", "Floor", "Ours", "expected_sessions", "main", "make_fixture"]
 
 DEFAULTS = {"investigations": 500, "samples": 1000, "datasets": 200, "repeat": 3}
+#: ``--quick``: a check that everything works, not a figure to quote.
+QUICK = {"investigations": 20, "samples": 30, "datasets": 3, "repeat": 1}
 WARMUP_DATASETS = 5
 OPERATIONS = ("connect", "login", "get_samples", "upload")
 CLIENTS = ("ours", "floor")
@@ -89,9 +104,6 @@ QUIET_LOGGERS = ("HWR", "HRW", "user_level_log", "mxcubecore_lims", "suds", "ica
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SESSION = REPO / "configuration" / "demo" / "session.xml"
-USER, PASSWORD, PLUGIN, PROPOSAL, BEAMLINE = "alice", "alice-pw", "simple", "MX-415", "ID-DEMO"
-DONE = "Data collection successful"
-
 
 
 # ------------------------------------------------------------------ catalogue
@@ -104,8 +116,16 @@ def make_fixture(investigations: int, samples: int) -> dict[str, Any]:
     from mxcubecore_lims.testing.icat.fixture import DEFAULT_FIXTURE
 
     shipped = YAML(typ="safe").load(DEFAULT_FIXTURE.read_text("utf-8"))
-    keep = ("facility", "logins", "users", "instruments", "investigation_types", "dataset_types",
-            "sample_types", "parameter_types")
+    keep = (
+        "facility",
+        "logins",
+        "users",
+        "instruments",
+        "investigation_types",
+        "dataset_types",
+        "sample_types",
+        "parameter_types",
+    )
     data = {key: shipped[key] for key in keep}
     (mx415,) = [copy.deepcopy(i) for i in shipped["investigations"] if i["name"] == PROPOSAL]
     mx415["samples"] = []
@@ -165,18 +185,8 @@ def expected_sessions(fixture: dict[str, Any]) -> int:
     )
 
 
-@dataclass
-class Expected:
-    """What the catalogue holds (read from the store) and what each pass must give."""
-
-    mx415_id: int
-    sessions: int
-    sample_ids: list[int]
-    dataset_parameter_types: dict[str, str]  # name -> valueType
-    parameters_per_dataset: int = 0
-
-
 def expected_from(server: Any, fixture: dict[str, Any], samples: int) -> Expected:
+    """What the emulator's store holds for the benchmark, and the sessions the fixture implies."""
     store = server.store
     (mx415,) = store.find("Investigation", name=PROPOSAL)
     ids = sorted(r["id"] for r in store.find("Sample", investigation=mx415["id"]))
@@ -187,6 +197,7 @@ def expected_from(server: Any, fixture: dict[str, Any], samples: int) -> Expecte
 
 
 def write_config(directory: Path, url: str) -> Path:
+    """A beamline with the demo session and our ICATLIMS pointed at the emulator."""
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copy(DEMO_SESSION, directory / "session.xml")
     (directory / "lims.xml").write_text(
@@ -201,205 +212,23 @@ def write_config(directory: Path, url: str) -> Path:
     return directory
 
 
-def collection_dict(session_id: str, directory: Path, prefix: str, sample_id: int) -> dict[str, Any]:
-    """A collection dict as the collect routines pass it to store_data_collection."""
-    return {
-        "sessionId": session_id,
-        "experiment_type": "OSC",
-        "status": "Running",
-        "fileinfo": {"directory": str(directory), "prefix": prefix, "run_number": 1, "suffix": "cbf",
-                     "template": f"{prefix}_1_%05d.cbf"},
-        "oscillation_sequence": [{"start": 0.0, "range": 0.1, "number_of_images": 100, "exposure_time": 0.02,
-                                  "start_image_number": 1, "offset": 0.0, "kappaStart": 0, "phiStart": 0}],
-        "sample_reference": {"blSampleId": sample_id, "sample_name": prefix, "acronym": "lyso"},
-        "blSampleId": sample_id,
-        "wavelength": 0.9793, "resolution": 1.8, "detectorDistance": 250.5, "xBeam": 155.1, "yBeam": 163.9,
-        "transmission": 50.0, "synchrotronMode": "7/8+1",
-        "collection_start_time": "2026-11-23 10:00:00",
-    }
-
-
-UPDATE = {"flux": 1.5e12, "flux_end": 1.1e12, "comments": "done"}
-
-
-# ------------------------------------------------------------------ clients
-
-
-@dataclass
-class PassState:
-    prefix: str = ""
-    directory: Path = Path()
-    collections: list[dict[str, Any]] = field(default_factory=list)
-    active: str | None = None
-    sessions: int = 0
-    sample_ids: list[int] = field(default_factory=list)
-
-
-class Client:
-    key = ""
-
-    def __init__(self, expected: Expected, datasets: int) -> None:
-        self.expected, self.datasets, self.state = expected, datasets, PassState()
-
-    def begin(self, prefix: str, directory: Path, datasets: int | None = None) -> None:
-        self.state = PassState(prefix, directory)
-        for index in range(self.datasets if datasets is None else datasets):
-            where = directory / f"dc{index:04d}"
-            where.mkdir(parents=True)
-            sample = self.expected.sample_ids[index % len(self.expected.sample_ids)]
-            self.state.collections.append(
-                collection_dict(str(self.expected.mx415_id), where, f"{prefix}-{index:04d}", sample))
-
-    def run(self, operation: str) -> None:
-        getattr(self, f"op_{operation}")()
-
-    def end(self) -> None: ...
-
-
-class Ours(Client):
-    key = "ours"
-
-    def __init__(self, lims: Any, expected: Expected, datasets: int) -> None:
-        super().__init__(expected, datasets)
-        self.lims = lims
-        self.captured: dict[str, list[str]] = {}
-
-    def op_connect(self) -> None:
-        from mxcubecore_lims.icat.gateway import IcatGateway
-
-        saved = dict(IcatGateway._shared)
-        IcatGateway._shared.clear()
-        try:
-            IcatGateway.shared(self.lims.gateway.settings).client
-        finally:
-            IcatGateway._shared.clear()
-            IcatGateway._shared.update(saved)
-
-    def op_login(self) -> None:
-        self.lims.login(USER, PASSWORD)
-        self.lims.set_active_session_by_id(str(self.expected.mx415_id))
-        manager = self.lims.session_manager
-        self.state.active = manager.active_session.proposal_name if manager.active_session else None
-        self.state.sessions = len(manager.sessions)
-
-    def op_get_samples(self) -> None:
-        self.state.sample_ids = [s["sampleId"] for s in self.lims.get_samples("ICAT")]
-
-    def op_upload(self) -> None:
-        lims = self.lims
-        for dc in self.state.collections:
-            collection_id, _ = lims.store_data_collection(dc)
-            dc["collection_id"] = collection_id
-            dc.update(UPDATE)
-            lims.update_data_collection(dc)
-            dc["status"] = DONE
-            lims.finalize_data_collection(dc)
-
-    def end(self) -> None:
-        self.lims.remove_user(USER)
-
-    def capture(self, operation: str) -> contextlib.AbstractContextManager:
-        """Records the query strings ours sends during ``operation`` (the floor replays them)."""
-        client = self.lims.gateway.client
-        searches = self.captured.setdefault(operation, [])
-
-        @contextlib.contextmanager
-        def recording() -> Iterator[None]:
-            original = client.search
-            client.search = lambda query, *a, **k: searches.append(str(query)) or original(query, *a, **k)
-            try:
-                yield
-            finally:
-                del client.search
-
-        return recording()
-
-
-class Floor(Client):
-    key = "floor"
-
-    def __init__(self, url: str, expected: Expected, datasets: int, queries: dict[str, list[str]]) -> None:
-        import icat.client
-
-        super().__init__(expected, datasets)
-        self.url = url
-        self.client = icat.client.Client(url, checkCert=False, cache=None)
-        self.client.autoLogout = False
-        self.login_queries = queries["login"]
-        self.sample_queries = queries["get_samples"]
-        if len(self.login_queries) != 3 or len(self.sample_queries) != 1:
-            raise RefusedError(f"unexpected searches of ours: {queries}")
-        self.client.login(PLUGIN, {"username": USER, "password": PASSWORD})
-        self.parameter_types = {t.name: t for t in self.client.search("SELECT o FROM ParameterType o")
-                                if t.name in expected.dataset_parameter_types}
-        self.dataset_type = self.client.search("SELECT o FROM DatasetType o WHERE o.name = 'acquisition'")[0]
-        self.client.logout()
-        self.records: list[tuple[Any, list[tuple[Any, str, Any]]]] = []
-
-    def begin(self, prefix: str, directory: Path, datasets: int | None = None) -> None:
-        from mxcubecore_lims.icat.metadata import collection_record
-        from mxcubecore_lims.model import DataCollection
-
-        super().begin(prefix, directory, datasets)
-        self.records = []
-        for index, dc in enumerate(self.state.collections):
-            final = {**dc, **UPDATE, "collection_id": index + 1, "status": DONE}
-            record = collection_record(DataCollection.from_legacy(final), local_id=index + 1,
-                                       sample_ids=self.expected.sample_ids)
-            params = []
-            for name, value in record.parameters.items():
-                kind = self.parameter_types.get(name)
-                if kind is not None:
-                    numeric = kind.valueType == "NUMERIC"
-                    params.append((kind, "numericValue" if numeric else "stringValue",
-                                   float(value) if numeric else str(value)))
-            self.records.append((record, params))
-
-    def op_connect(self) -> None:
-        import icat.client
-
-        icat.client.Client(self.url, checkCert=False, cache=None).autoLogout = False
-
-    def op_login(self) -> None:
-        client = self.client
-        client.login(PLUGIN, {"username": USER, "password": PASSWORD})
-        client.getUserName()
-        users, count, found = (client.search(query) for query in self.login_queries)
-        ids = [i.id for i in found]
-        self.state.active = PROPOSAL if self.expected.mx415_id in ids else None
-        self.state.sessions = len(ids)
-
-    def op_get_samples(self) -> None:
-        self.state.sample_ids = [s.id for s in self.client.search(self.sample_queries[0])]
-
-    def op_upload(self) -> None:
-        client = self.client
-        investigation = client.new("Investigation", id=self.expected.mx415_id)
-        for record, params in self.records:
-            dataset = client.new("Dataset", name=record.name, location=record.location, complete=record.complete,
-                                 startDate=record.start, endDate=record.end, investigation=investigation,
-                                 type=self.dataset_type)
-            dataset.sample = client.new("Sample", id=record.sample_id)
-            for kind, attribute, value in params:
-                dataset.parameters.append(client.new("DatasetParameter", type=kind, **{attribute: value}))
-            client.create(dataset)
-
-    def end(self) -> None:
-        self.client.logout()
-
-
-# ------------------------------------------------------------------ checks
-
-
 def check_pass(client: Client, server: Any) -> int:
-    """Checks a pass against the store, deletes its datasets; returns how many there were."""
+    """Checks a pass against the store, deletes its datasets; returns how many there were.
+
+    Raises:
+        RefusedError: Something is missing or wrong.
+    """
     who, state, expected = LABELS[client.key], client.state, client.expected
     if state.active != PROPOSAL or state.sessions != expected.sessions:
-        raise RefusedError(f"{who}: active {state.active}, {state.sessions} sessions offered, "
-                           f"expected {PROPOSAL} and {expected.sessions}")
+        raise RefusedError(
+            f"{who}: active {state.active}, {state.sessions} sessions offered, "
+            f"expected {PROPOSAL} and {expected.sessions}"
+        )
     if sorted(state.sample_ids) != expected.sample_ids:
-        raise RefusedError(f"{who}: {len(state.sample_ids)} samples, expected {len(expected.sample_ids)} "
-                           f"(ids {'differ' if len(state.sample_ids) == len(expected.sample_ids) else 'missing'})")
+        raise RefusedError(
+            f"{who}: {len(state.sample_ids)} samples, expected {len(expected.sample_ids)} "
+            f"(ids {'differ' if len(state.sample_ids) == len(expected.sample_ids) else 'missing'})"
+        )
     store = server.store
     datasets = {d["name"]: d for d in store.rows("Dataset") if str(d["name"]).startswith(state.prefix + "-")}
     names = {dc["fileinfo"]["prefix"] + "_1" for dc in state.collections}
@@ -411,8 +240,9 @@ def check_pass(client: Client, server: Any) -> int:
         if row["investigation"] != expected.mx415_id or row["sample"] != dc["blSampleId"]:
             raise RefusedError(f"{who}: dataset {row['name']} not in {PROPOSAL} or not of its sample")
         if count != expected.parameters_per_dataset:
-            raise RefusedError(f"{who}: dataset {row['name']} has {count} parameters, "
-                               f"expected {expected.parameters_per_dataset}")
+            raise RefusedError(
+                f"{who}: dataset {row['name']} has {count} parameters, expected {expected.parameters_per_dataset}"
+            )
         if client.key == "ours" and not (Path(dc["fileinfo"]["directory"]) / "metadata.json").is_file():
             raise RefusedError(f"{who}: no metadata.json for {row['name']}")
     for row in list(datasets.values()):
@@ -423,86 +253,48 @@ def check_pass(client: Client, server: Any) -> int:
 # ------------------------------------------------------------------ measuring
 
 
-@dataclass
-class Samples:
-    seconds: dict[str, list[float]] = field(default_factory=lambda: {op: [] for op in OPERATIONS})
-    peak_bytes: dict[str, list[int]] = field(default_factory=lambda: {op: [] for op in OPERATIONS})
-    requests: dict[str, int] = field(default_factory=dict)
-    passes: int = 0
-    datasets: int = 0
-
-
-def one_pass(client: Client, server: Any, prefix: str, workdir: Path, traced: bool, samples: Samples | None,
-             datasets: int | None = None) -> None:
+def one_pass(
+    client: Client,
+    server: Any,
+    prefix: str,
+    workdir: Path,
+    traced: bool,
+    samples: OperationSamples | None,
+    datasets: int | None = None,
+) -> None:
+    """The four operations in order, timed or traced; then checked (and added to ``samples``)."""
     directory = workdir / prefix
     client.begin(prefix, directory, datasets)
-    calls: dict[str, int] = {}
     try:
-        for operation in OPERATIONS:
-            gc.collect()
-            before = len(server.calls)
-            if traced:
-                tracemalloc.start()
-            start = time.perf_counter()
-            client.run(operation)
-            elapsed = time.perf_counter() - start
-            if traced:
-                peak = tracemalloc.get_traced_memory()[1]
-                tracemalloc.stop()
-            calls[operation] = len(server.calls) - before
-            if samples is not None:
-                (samples.peak_bytes[operation].append(peak) if traced
-                 else samples.seconds[operation].append(elapsed))
+        measured = measure_operations(client.run, OPERATIONS, traced, lambda: len(server.calls))
     finally:
-        if tracemalloc.is_tracing():
-            tracemalloc.stop()
         client.end()
     stored = check_pass(client, server)
     shutil.rmtree(directory)
     if samples is not None:
-        samples.passes += 1
-        samples.datasets += stored
-        if samples.requests and samples.requests != calls:
-            raise RefusedError(f"{LABELS[client.key]}: requests per operation changed: {calls} after {samples.requests}")
-        samples.requests = calls
+        samples.add(measured, {"datasets": stored}, LABELS[client.key])
 
 
-def run_rounds(clients: list[Client], server: Any, workdir: Path, repeat: int, traced_rounds: int) -> dict[str, Samples]:
-    samples = {client.key: Samples() for client in clients}
-    for number in range(repeat):
-        order = clients if number % 2 == 0 else clients[::-1]
-        for traced in (False, True)[: 2 if number < traced_rounds else 1]:
-            for client in order:
-                one_pass(client, server, f"{client.key}-r{number}{'m' if traced else 't'}", workdir, traced,
-                         samples[client.key])
+def run_rounds(
+    clients: list[Client], server: Any, workdir: Path, repeat: int, traced_rounds: int
+) -> dict[str, OperationSamples]:
+    """``repeat`` rounds, traced passes in the first ``traced_rounds`` of them."""
+    samples = {client.key: OperationSamples(OPERATIONS) for client in clients}
+    for number, traced, client in schedule(clients, repeat, traced_rounds):
+        prefix = f"{client.key}-r{number}{'m' if traced else 't'}"
+        one_pass(client, server, prefix, workdir, traced, samples[client.key])
     return samples
 
 
 # ------------------------------------------------------------------ reporting
 
 
-
-
-
-def summarise(arguments: argparse.Namespace, server: Any, expected: Expected,
-              samples: dict[str, Samples]) -> dict[str, Any]:
-    from importlib.metadata import version
-
+def summarise(
+    arguments: argparse.Namespace, server: Any, expected: Expected, samples: dict[str, OperationSamples]
+) -> dict[str, Any]:
+    """The report as plain data (what ``--json`` writes)."""
     clients = {
-        key: {
-            "operations": {
-                op: {
-                    "median_ms": statistics.median(s.seconds[op]) * 1000,
-                    "ms": [value * 1000 for value in s.seconds[op]],
-                    "median_peak_bytes": statistics.median(s.peak_bytes[op]),
-                    "peak_bytes": s.peak_bytes[op],
-                    "requests": s.requests[op],
-                }
-                for op in OPERATIONS
-            },
-            "passes": s.passes,
-            "datasets": s.datasets,
-        }
+        key: {"operations": operation_summary(s), "passes": s.passes, "datasets": s.stored["datasets"]}
         for key, s in samples.items()
     }
     ratios = {}
@@ -510,8 +302,7 @@ def summarise(arguments: argparse.Namespace, server: Any, expected: Expected,
         ours, floor = (clients[key]["operations"][op] for key in CLIENTS)
         ratios[op] = {
             "ours_over_floor": ratio(ours["median_ms"], floor["median_ms"]),
-            "ours_over_floor_per_round_median": statistics.median(
-                a / b for a, b in zip(ours["ms"], floor["ms"]) if b),
+            "ours_over_floor_per_round_median": paired_median(ours["ms"], floor["ms"]),
             "peak_ours_over_floor": ratio(ours["median_peak_bytes"], floor["median_peak_bytes"]),
         }
     return {
@@ -523,22 +314,19 @@ def summarise(arguments: argparse.Namespace, server: Any, expected: Expected,
         "parameters_per_dataset": expected.parameters_per_dataset,
         "floor_writes_metadata_json": False,
         "python": platform.python_version(),
-        "versions": {name: version(name) for name in ("mxcubecore", "python-icat", "suds", "gevent")},
+        "versions": versions(("mxcubecore", "python-icat", "suds", "gevent")),
         "clients": clients,
         "ratios": ratios,
     }
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
 def format_table(report: dict[str, Any]) -> str:
+    """The report as text tables."""
     small = any(report[key] < value for key, value in DEFAULTS.items() if key != "repeat")
-    v, c, mib = report["versions"], report["clients"], 1024 * 1024
+    v = report["versions"]
     lines = [
         f"ICAT client benchmark: emulator at {report['server']}, investigation {report['proposal']}"
-        + ("  (small: not representative)" if small else ""),
+        + small_note(small),
         f"  {report['investigations']} generated investigations ({report['sessions_offered']} offered to alice), "
         f"{report['samples']} samples, {report['datasets']} datasets of {report['parameters_per_dataset']} "
         f"parameters; {report['repeat']} rounds "
@@ -548,18 +336,23 @@ def format_table(report: dict[str, Any]) -> str:
         "  verified: every pass of both clients chose MX-415 among the sessions expected, got every sample,",
         "  and created exactly its datasets with all their parameters (ours also wrote metadata.json; the floor does not)",
         "",
-        "  time (ms, median)   requests       ours      floor  ours/floor",
     ]
-    for op in OPERATIONS:
-        reqs = "/".join(str(c[key]["operations"][op]["requests"]) for key in CLIENTS)
-        times = "".join(f"{c[key]['operations'][op]['median_ms']:>11.1f}" for key in CLIENTS)
-        lines.append(f"  {op:<12}{reqs:>15}{times}{_fmt(report['ratios'][op]['ours_over_floor']):>12}")
-    lines += ["", "  peak memory (MiB, median)      ours      floor  ours/floor"]
-    for op in OPERATIONS:
-        peaks = "".join(f"{c[key]['operations'][op]['median_peak_bytes'] / mib:>11.2f}" for key in CLIENTS)
-        lines.append(f"  {op:<27}{peaks}{_fmt(report['ratios'][op]['peak_ours_over_floor']):>12}")
-    lines += ["", "  requests: ICAT operations per pass, ours/floor; the emulator runs in-process, so its work is",
-              "  in every number (the floor's too)."]
+    lines += operation_tables(
+        report,
+        OPERATIONS,
+        CLIENTS,
+        headers=(
+            "  time (ms, median)   requests       ours      floor  ours/floor",
+            "  peak memory (MiB, median)      ours      floor  ours/floor",
+        ),
+        ratios=(("ours_over_floor",), ("peak_ours_over_floor",)),
+        widths=(12, 15, 11),
+    )
+    lines += [
+        "",
+        "  requests: ICAT operations per pass, ours/floor; the emulator runs in-process, so its work is",
+        "  in every number (the floor's too).",
+    ]
     return "\n".join(lines)
 
 
@@ -567,25 +360,35 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--investigations", type=at_least(0), default=DEFAULTS["investigations"],
-                        help="generated investigations of alice (default %(default)s)")
-    parser.add_argument("--samples", type=at_least(1), default=DEFAULTS["samples"],
-                        help=f"samples of {PROPOSAL} (default %(default)s)")
-    parser.add_argument("--datasets", type=at_least(1), default=DEFAULTS["datasets"],
-                        help="datasets uploaded per pass (default %(default)s)")
-    parser.add_argument("--repeat", type=at_least(1), default=DEFAULTS["repeat"],
-                        help="measured rounds (default %(default)s)")
-    parser.add_argument("--traced-rounds", type=at_least(1), default=1,
-                        help="rounds that also run a tracemalloc pass per client (default %(default)s; "
-                        "tracing makes a pass 4-5x slower)")
+    """Parses the command line (bad arguments exit 2)."""
+    parser = argument_parser(__doc__)
+    parser.add_argument(
+        "--investigations",
+        type=at_least(0),
+        default=DEFAULTS["investigations"],
+        help="generated investigations of alice (default %(default)s)",
+    )
+    parser.add_argument(
+        "--samples", type=at_least(1), default=DEFAULTS["samples"], help=f"samples of {PROPOSAL} (default %(default)s)"
+    )
+    parser.add_argument(
+        "--datasets",
+        type=at_least(1),
+        default=DEFAULTS["datasets"],
+        help="datasets uploaded per pass (default %(default)s)",
+    )
+    parser.add_argument(
+        "--repeat", type=at_least(1), default=DEFAULTS["repeat"], help="measured rounds (default %(default)s)"
+    )
+    parser.add_argument(
+        "--traced-rounds",
+        type=at_least(1),
+        default=1,
+        help="rounds that also run a tracemalloc pass per client (default %(default)s; "
+        "tracing makes a pass 4-5x slower)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH ('-': stdout only)")
-    return parser.parse_args(argv)
-
-
-def silenced() -> Any:
-    """QUIET_LOGGERS above CRITICAL and warnings ignored, for the whole run."""
-    return quiet_loggers(QUIET_LOGGERS)
+    return parse_with_quick(parser, argv, QUICK)
 
 
 def _run(arguments: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -595,7 +398,7 @@ def _run(arguments: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from mxcubecore_lims.icat.gateway import IcatGateway
     from mxcubecore_lims.testing.icat import EmulatedIcat
 
-    with silenced():
+    with quiet_loggers(QUIET_LOGGERS):
         fixture = make_fixture(arguments.investigations, arguments.samples)
         server = EmulatedIcat(db_path=":memory:", fixture=fixture).start()
         graph, lims = None, None
@@ -615,7 +418,9 @@ def _run(arguments: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     ours.run(operation)
             ours.end()
             rows = server.store.find("Dataset", name=ours.state.collections[0]["fileinfo"]["prefix"] + "_1")
-            expected.parameters_per_dataset = len(server.store.children("Dataset", rows[0]["id"], "parameters")) if rows else -1
+            expected.parameters_per_dataset = (
+                len(server.store.children("Dataset", rows[0]["id"], "parameters")) if rows else -1
+            )
             check_pass(ours, server)  # every dataset of the warm-up has as many
             if expected.parameters_per_dataset < 10:
                 raise RefusedError(f"ours stored {expected.parameters_per_dataset} parameters with its first dataset")
@@ -632,29 +437,14 @@ def _run(arguments: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             server.close()
 
 
+def _benchmark(arguments: argparse.Namespace) -> dict[str, Any]:
+    with lims_workdir("bench_icat_") as workdir:
+        return _run(arguments, workdir)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark; returns the exit status."""
-    from gevent import monkey
-
-    monkey.patch_all(thread=False)
-    arguments = parse_arguments(argv)
-    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench_icat_") as temporary:
-            # Our LIMS objects journal every write: a private journal per run,
-            # never one an earlier run left behind.
-            os.environ["MXCUBECORE_LIMS_STATE_DIR"] = str(Path(temporary) / "state")
-            report = _run(arguments, Path(temporary).resolve())
-    except RefusedError as refusal:
-        print(f"bench_icat: refusing to report: {refusal}", file=sys.stderr)
-        return 1
-    if arguments.json == "-":
-        print(json.dumps(report, indent=2))
-        return 0
-    if arguments.json:
-        Path(arguments.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(format_table(report))
-    return 0
+    return run("bench_icat", argv, parse_arguments, _benchmark, format_table, json_to=lambda arguments: arguments.json)
 
 
 if __name__ == "__main__":
