@@ -40,9 +40,10 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-# The test job also installs mxcubeweb (extra "web"): its tests run the real client.
+# The test job also installs mxcubeweb (extra "web": its tests run the real client)
+# and the house's tools (extra "lint": ruff, mypy, import-linter, run by the tests).
 extras="test"
-[ "$job" = test ] && extras="test,web"
+[ "$job" = test ] && extras="test,web,lint"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
 # mxcubecore pulls suds-py3 and python-icat pulls suds; both install the module
 # `suds`. Reinstall the tested one last so its files are the ones on disk.

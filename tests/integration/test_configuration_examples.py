@@ -20,9 +20,7 @@ ROOT = Path(__file__).resolve().parents[2] / "configuration"
 EXAMPLES = ROOT / "examples"
 
 
-def beamline_with(
-    tmp_path: Path, fmt: str, lims: str, ispyb: Any = None, ldap: Any = None, icat: Any = None
-) -> Path:
+def beamline_with(tmp_path: Path, fmt: str, lims: str, ispyb: Any = None, ldap: Any = None, icat: Any = None) -> Path:
     """The demo session plus one example LIMS (and the LDAP example), ports pointed at test servers."""
     shutil.copy(ROOT / "demo" / "session.xml", tmp_path / "session.xml")
     for example in EXAMPLES.joinpath(fmt).iterdir():
@@ -68,7 +66,9 @@ def test_user_example_logs_in(
     assert lims.get_full_user_name() == slapd_server.seed.user("alice").cn
 
 
-def test_xml_examples_load_with_stock_mxcubecore(tmp_path: Path, ispyb_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_xml_examples_load_with_stock_mxcubecore(
+    tmp_path: Path, ispyb_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # mxcubecore's loader does not resolve ${env:...}: give the password literally.
     directory = beamline_with(tmp_path, "xml", "lims-proposal", ispyb=ispyb_server)
     lims_xml = directory / "lims-proposal.xml"

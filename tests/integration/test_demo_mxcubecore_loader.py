@@ -14,10 +14,9 @@ import warnings
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
-
 from mxcubecore import BaseHardwareObjects
 from mxcubecore import HardwareRepository as HWR
+from ruamel.yaml import YAML
 
 pytestmark = pytest.mark.integration
 
@@ -149,9 +148,7 @@ def _load(capsys, caplog, config_validation="lax") -> _Load:
     caplog.clear()
     with caplog.at_level(logging.INFO), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        HWR.init_hardware_repository(
-            str(DEMO_DIR), config_validation=config_validation
-        )
+        HWR.init_hardware_repository(str(DEMO_DIR), config_validation=config_validation)
     output = capsys.readouterr().out
     return _Load(output, list(caplog.records), list(caught))
 
@@ -165,20 +162,12 @@ def _assert_clean(load: _Load) -> None:
     for word in ("Undeclared", "Error", "error", "No object loaded", "not found"):
         assert word not in load.output, load.output
 
-    errors = [
-        rec.getMessage() for rec in load.records if rec.levelno >= logging.ERROR
-    ]
+    errors = [rec.getMessage() for rec in load.records if rec.levelno >= logging.ERROR]
     assert not errors, errors
-    undeclared = [
-        rec.getMessage() for rec in load.records if "Undeclared" in rec.getMessage()
-    ]
+    undeclared = [rec.getMessage() for rec in load.records if "Undeclared" in rec.getMessage()]
     assert not undeclared, undeclared
     # load_from_yaml warns when a container has no attribute for a nested role
-    no_attribute = [
-        str(w.message)
-        for w in load.python_warnings
-        if "has no attribute" in str(w.message)
-    ]
+    no_attribute = [str(w.message) for w in load.python_warnings if "has no attribute" in str(w.message)]
     assert not no_attribute, no_attribute
 
 
@@ -196,9 +185,7 @@ def test_beamline_yaml_lists_the_expected_roles():
     yaml = YAML(typ="safe", pure=True)
     config = yaml.load(DEMO_DIR / "beamline.yaml")
     assert config["class"] == "mxcubecore.HardwareObjects.Beamline.Beamline"
-    assert config["objects"] == {
-        role: fname for role, (_m, _c, fname) in EXPECTED_ROLES.items()
-    }
+    assert config["objects"] == {role: fname for role, (_m, _c, fname) in EXPECTED_ROLES.items()}
     suffixes = {Path(fname).suffix for fname in config["objects"].values()}
     assert suffixes == {".xml", ".yaml"}
 
@@ -223,17 +210,12 @@ def test_loader_reports_no_failures(demo):
     assert loaded_roles == expected
 
     # The XML loader keeps its own record: (name, module, time, comment).
-    xml_loaded = {
-        name: (module, comment)
-        for name, module, _time, comment in demo.repository.hwobj_info_list
-    }
-    expected_xml = {
-        f"/{fname[:-4]}"
-        for _m, _c, fname in EXPECTED_ROLES.values()
-        if fname.endswith(".xml")
-    } | {"/aperture", "/lims_icat", "/lims_ispyb", "/camera", "/motors/zoom"} | {
-        f"/motors/{role}" for role in DIFFRACTOMETER_MOTORS
-    }
+    xml_loaded = {name: (module, comment) for name, module, _time, comment in demo.repository.hwobj_info_list}
+    expected_xml = (
+        {f"/{fname[:-4]}" for _m, _c, fname in EXPECTED_ROLES.values() if fname.endswith(".xml")}
+        | {"/aperture", "/lims_icat", "/lims_ispyb", "/camera", "/motors/zoom"}
+        | {f"/motors/{role}" for role in DIFFRACTOMETER_MOTORS}
+    )
     assert set(xml_loaded) == expected_xml
     for name, (module, comment) in xml_loaded.items():
         assert module.startswith(
@@ -289,9 +271,7 @@ def test_session_is_configured(demo):
     assert session.base_archive_directory == "/tmp/mxcubecore-lims-demo/archive"
     assert session.raw_data_folder_name == "RAW_DATA"
     assert session.processed_data_folder_name == "PROCESSED_DATA"
-    assert session.get_base_image_directory().startswith(
-        "/tmp/mxcubecore-lims-demo/data/"
-    )
+    assert session.get_base_image_directory().startswith("/tmp/mxcubecore-lims-demo/data/")
 
     assert session.in_house_users == [("opid", "30"), ("mx", "415")]
     assert session.is_inhouse("mx", "415")
@@ -313,10 +293,7 @@ def test_session_is_reachable_by_name(demo):
     assert session is demo.beamline.session
     assert repository.get_hardware_object("session") is session
     assert repository.get_hardware_object("/aperture") is demo.beamline.beam.aperture
-    assert (
-        repository.get_hardware_object("/motors/omega")
-        is demo.beamline.diffractometer.omega
-    )
+    assert repository.get_hardware_object("/motors/omega") is demo.beamline.diffractometer.omega
 
 
 def test_properties_come_through(demo):
@@ -386,10 +363,7 @@ def test_loading_twice_in_one_process(capsys, caplog):
         assert second.repository is not first.repository
         assert second.beamline.session is not first_session
         assert list(second.beamline.objects_by_role) == list(EXPECTED_ROLES)
-        assert (
-            HWR.get_hardware_repository().get_hardware_object("/session")
-            is second.beamline.session
-        )
+        assert HWR.get_hardware_repository().get_hardware_object("/session") is second.beamline.session
         assert second.beamline.session.beamline_name == "ID-DEMO"
         assert second.beamline.energy.get_value() == pytest.approx(12.7)
     finally:

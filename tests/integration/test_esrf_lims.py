@@ -101,7 +101,7 @@ def ispyb_session_ids(ispyb: Any, code: str, number: str, beamline: str = "ID-DE
 
 
 def alice_on_mx415(tmp_path: Path, icat: Any, ispyb: Any, **keys: str) -> tuple[ESRFLIMS, Any]:
-    """alice logged in (remote) and MX-415 chosen, as mxcubeweb does."""
+    """Alice logged in (remote) and MX-415 chosen, as mxcubeweb does."""
     lims = make_lims(tmp_path, icat, ispyb, **keys)
     lims.login("alice", "alice-pw", False)
     session = lims.set_active_session_by_id(investigation_id(icat, "MX-415"))
@@ -147,7 +147,7 @@ def collection_dict(directory: Path, sample: dict[str, Any] | None, session_id: 
 
 
 def collect(lims: ESRFLIMS, dc: dict[str, Any], images: int = 3) -> int:
-    """store -> update -> store_image x N -> finalize, as AbstractMultiCollect does."""
+    """Store -> update -> store_image x N -> finalize, as AbstractMultiCollect does."""
     collection_id, _detector = lims.store_data_collection(dc)
     dc["collection_id"] = collection_id
     dc.update({"wavelength": 0.9795, "detectorDistance": 250.3, "resolution": 1.8, "flux": 2.5e12})
@@ -214,7 +214,7 @@ def icat_fixture_with(tmp_path: Path, rename: dict[str, tuple[str, str]]) -> Pat
 def test_lims_names_list_icat_then_ispyb(tmp_path: Path, icat_server: Any, ispyb_server: Any) -> None:
     """get_lims_name: the authority's LIMS first, then ISPyB; members by role."""
     lims = make_lims(tmp_path, icat_server, ispyb_server)
-    assert [l.name for l in lims.get_lims_name()] == ["ICAT", "ISPyB"]
+    assert [entry.name for entry in lims.get_lims_name()] == ["ICAT", "ISPyB"]
     members = lims.members()
     assert list(members) == ["drac", "ispyb"]
     assert isinstance(members["drac"], ICATLIMS) and isinstance(members["ispyb"], ProposalTypeISPyBLims)
@@ -310,10 +310,8 @@ def test_remote_login_creates_no_ispyb_session(tmp_path: Path, icat_with_opid30:
     assert not lims.members()["ispyb"].get_session_id()
 
 
-def test_proposal_unknown_to_ispyb_gives_no_ispyb_session(
-    tmp_path: Path, icat_server: Any, ispyb_server: Any
-) -> None:
-    """bob's MX-3456 is not in ISPyB: even a local login leaves ISPyB without a session (no error)."""
+def test_proposal_unknown_to_ispyb_gives_no_ispyb_session(tmp_path: Path, icat_server: Any, ispyb_server: Any) -> None:
+    """Bob's MX-3456 is not in ISPyB: even a local login leaves ISPyB without a session (no error)."""
     lims = make_lims(tmp_path, icat_server, ispyb_server)
     before = len(ispyb_server.store.rows("BLSession"))
     lims.login("bob", "bob-pw", True)
@@ -324,7 +322,7 @@ def test_proposal_unknown_to_ispyb_gives_no_ispyb_session(
 
 
 def test_allow_session_is_recorded_in_icat(tmp_path: Path, icat_server: Any, ispyb_server: Any) -> None:
-    """staff (ID-DEMO's scientist), in control, takes over alice's MX-2345 (ID-OTHER): recorded in ICAT."""
+    """Staff (ID-DEMO's scientist), in control, takes over alice's MX-2345 (ID-OTHER): recorded in ICAT."""
     lims = make_lims(tmp_path, icat_server, ispyb_server)
     lims.login("alice", "alice-pw", False)
     (other,) = [s for s in lims.session_manager.users["alice"].sessions if s.proposal_name == "MX-2345"]
@@ -342,7 +340,7 @@ def test_allow_session_is_recorded_in_icat(tmp_path: Path, icat_server: Any, isp
 
 
 def test_sessions_changed_is_emitted_by_the_composite(tmp_path: Path, icat_server: Any, ispyb_server: Any) -> None:
-    """mxcubeweb listens on the LIMS object itself: logins and removals tell it."""
+    """Mxcubeweb listens on the LIMS object itself: logins and removals tell it."""
     lims = make_lims(tmp_path, icat_server, ispyb_server)
     received: list[list[str]] = []
     lims.connect("sessionsChanged", lambda sessions: received.append(sorted(s.proposal_name for s in sessions or [])))
@@ -432,8 +430,12 @@ def test_collection_with_icat_samples_lands_in_both(tmp_path: Path, icat_server:
     lims.update_data_collection(dc)
     image_ids = [
         lims.store_image(
-            {"dataCollectionId": collection_id, "fileName": f"lyso-01_1_{n:05d}.cbf",
-             "fileLocation": str(tmp_path / "data"), "imageNumber": n}
+            {
+                "dataCollectionId": collection_id,
+                "fileName": f"lyso-01_1_{n:05d}.cbf",
+                "fileLocation": str(tmp_path / "data"),
+                "imageNumber": n,
+            }
         )
         for n in (1, 2, 3)
     ]
@@ -508,8 +510,14 @@ def test_later_writes_with_the_returned_id_reach_both(tmp_path: Path, icat_serve
     second["collection_id"] = id2
     second["comments"] = "second only"
     lims.update_data_collection(second)
-    lims.store_image({"dataCollectionId": id2, "fileName": "second_1_00001.cbf",
-                      "fileLocation": str(tmp_path / "b"), "imageNumber": 1})
+    lims.store_image(
+        {
+            "dataCollectionId": id2,
+            "fileName": "second_1_00001.cbf",
+            "fileLocation": str(tmp_path / "b"),
+            "imageNumber": 1,
+        }
+    )
     first["collection_id"] = id1
     lims.finalize_data_collection(first)
     second["status"] = "Data collection successful"
@@ -585,7 +593,7 @@ def test_loads_with_stock_mxcubecore(tmp_path: Path, icat_server: Any, ispyb_ser
         HWR.init_hardware_repository(str(directory))
     lims = HWR.beamline.lims
     assert type(lims).__name__ == "ESRFLIMS"
-    assert [l.name for l in lims.get_lims_name()] == ["ICAT", "ISPyB"]
+    assert [entry.name for entry in lims.get_lims_name()] == ["ICAT", "ISPyB"]
     lims.login("alice", "alice-pw", False)
     lims.set_active_session_by_id(investigation_id(icat_server, "MX-415"))
     assert lims.members()["ispyb"].get_session_id()

@@ -92,9 +92,7 @@ def new_dataset(
         location=f"/data/{name}",
     )
     for index in range(parameters):
-        dataset.parameters.append(
-            client.new("DatasetParameter", type=parameter_types[index], numericValue=1.5 + index)
-        )
+        dataset.parameters.append(client.new("DatasetParameter", type=parameter_types[index], numericValue=1.5 + index))
     for index in range(files):
         dataset.datafiles.append(
             client.new("Datafile", name=f"{name}_{index:04d}.cbf", location=f"/data/{name}/{index}")
@@ -145,7 +143,7 @@ def test_api_version_is_6_2_0(reader: Client) -> None:
 
 
 def test_entity_names_are_the_schema_table(reader: Client) -> None:
-    """getEntityNames lists exactly the emulated entities."""
+    """GetEntityNames lists exactly the emulated entities."""
     assert sorted(str(n) for n in reader.getEntityNames()) == sorted(ENTITY_NAMES)
 
 
@@ -339,7 +337,9 @@ def test_date_conditions_with_timestamp_literals(reader: Client) -> None:
     assert names(reader.search(query)) == {"MX-999"}
     # Tomorrow noon: after MX-2345's and MX-3456's ends (tomorrow 08:00), before
     # MX-415's (the day after, 08:00), whatever the time of day the test runs.
-    tomorrow_noon = datetime.combine(datetime.now().date() + timedelta(days=1), datetime.min.time()) + timedelta(hours=12)
+    tomorrow_noon = datetime.combine(datetime.now().date() + timedelta(days=1), datetime.min.time()) + timedelta(
+        hours=12
+    )
     soon = tomorrow_noon.strftime("%Y-%m-%d %H:%M:%S")
     query = Query(
         reader,
@@ -351,9 +351,7 @@ def test_date_conditions_with_timestamp_literals(reader: Client) -> None:
 
 def test_user_parameter_is_the_session_user(reader: Client) -> None:
     """:user stands for the logged-in user's name."""
-    query_text = str(
-        Query(reader, "Investigation", conditions={"investigationUsers.user.name": "= :user"})
-    )
+    query_text = str(Query(reader, "Investigation", conditions={"investigationUsers.user.name": "= :user"}))
     login(reader, "bob")
     assert names(reader.search(query_text)) == {"MX-415", "MX-3456"}
     login(reader, "alice")
@@ -387,9 +385,7 @@ def test_limit_and_search_chunked(reader: Client) -> None:
     assert beyond == []
     chunked = reader.searchChunked(Query(reader, "Investigation", order=["name"]), chunksize=2)
     assert [i.name for i in chunked] == ordered
-    skipped = reader.searchChunked(
-        Query(reader, "Investigation", order=["name"]), skip=1, count=3, chunksize=2
-    )
+    skipped = reader.searchChunked(Query(reader, "Investigation", order=["name"]), skip=1, count=3, chunksize=2)
     assert [i.name for i in skipped] == ordered[1:4]
 
 
@@ -423,9 +419,7 @@ def test_include_nested_and_many(reader: Client) -> None:
 def test_without_include_relations_are_empty(reader: Client) -> None:
     """A plain search returns attributes only."""
     login(reader, "alice")
-    (investigation,) = reader.search(
-        Query(reader, "Investigation", conditions={"name": "= 'MX-415'"})
-    )
+    (investigation,) = reader.search(Query(reader, "Investigation", conditions={"name": "= 'MX-415'"}))
     assert investigation.title == "Lysozyme and thaumatin at ID-DEMO"
     assert investigation.visitId == "id-demo-415"
     assert investigation.type is None and investigation.samples == []
@@ -453,9 +447,7 @@ def test_single_and_multiple_attributes(reader: Client) -> None:
 def test_attribute_through_left_join(reader: Client) -> None:
     """join_specs LEFT JOIN keeps investigations without samples (with a null)."""
     login(reader, "root")
-    inner = reader.search(
-        Query(reader, "Investigation", attributes=["name", "samples.name"], order=["name"])
-    )
+    inner = reader.search(Query(reader, "Investigation", attributes=["name", "samples.name"], order=["name"]))
     assert {row[0] for row in inner} == {"MX-2345", "MX-415"}
     outer = reader.search(
         Query(
@@ -474,12 +466,8 @@ def test_aggregates(reader: Client) -> None:
     """COUNT, COUNT:DISTINCT, MIN and MAX."""
     login(reader, "root")
     assert reader.search(Query(reader, "Investigation", aggregate="COUNT")) == [5]
-    assert reader.search(
-        Query(reader, "Investigation", attributes="type.name", aggregate="COUNT")
-    ) == [5]
-    assert reader.search(
-        Query(reader, "Investigation", attributes="type.name", aggregate="COUNT:DISTINCT")
-    ) == [2]
+    assert reader.search(Query(reader, "Investigation", attributes="type.name", aggregate="COUNT")) == [5]
+    assert reader.search(Query(reader, "Investigation", attributes="type.name", aggregate="COUNT:DISTINCT")) == [2]
     (first,) = reader.search(Query(reader, "Investigation", attributes="startDate", aggregate="MIN"))
     (last,) = reader.search(Query(reader, "Investigation", attributes="endDate", aggregate="MAX"))
     every = reader.search(Query(reader, "Investigation", includes=["type"]))
@@ -529,7 +517,7 @@ def test_get_include_1(reader: Client) -> None:
 
 
 def test_get_missing_or_unreadable(reader: Client) -> None:
-    """get of an unknown id: ICATNoObjectError; of someone else's: ICATPrivilegesError."""
+    """Get of an unknown id: ICATNoObjectError; of someone else's: ICATPrivilegesError."""
     login(reader, "root")
     hidden = one(reader, "Investigation", name="MX-3456")
     login(reader, "alice")
@@ -540,7 +528,7 @@ def test_get_missing_or_unreadable(reader: Client) -> None:
 
 
 def test_asserted_search_and_search_matching(reader: Client) -> None:
-    """assertedSearch counts results; searchMatching finds by uniqueness constraint."""
+    """AssertedSearch counts results; searchMatching finds by uniqueness constraint."""
     login(reader, "alice")
     with pytest.raises(SearchAssertionError):
         reader.assertedSearch(Query(reader, "Investigation", conditions={"name": "= 'MX-3456'"}))
@@ -610,7 +598,7 @@ def test_reference_tables_readable_by_everyone(reader: Client, user: str) -> Non
 
 
 def test_samples_of_unreadable_investigations_are_invisible(reader: Client) -> None:
-    """bob sees MX-415's samples but not MX-2345's; nobody sees no sample or parameter."""
+    """Bob sees MX-415's samples but not MX-2345's; nobody sees no sample or parameter."""
     login(reader, "bob")
     assert names(reader.search(Query(reader, "Sample"))) == MX415_SAMPLES
     login(reader, "alice")
@@ -634,9 +622,7 @@ def test_unreadable_related_rows_are_not_included(reader: Client) -> None:
     assert {iu.investigation.name for iu in alice.investigationUsers} == {"MX-415"}
 
 
-def test_datasets_of_unreadable_investigations_are_invisible(
-    client: Client, icat_server: EmulatedIcat
-) -> None:
+def test_datasets_of_unreadable_investigations_are_invisible(client: Client, icat_server: EmulatedIcat) -> None:
     """A dataset bob writes in MX-3456 is not visible to alice, even by COUNT or get."""
     login(client, "bob")
     investigation = one(client, "Investigation", name="MX-3456")
@@ -653,10 +639,8 @@ def test_datasets_of_unreadable_investigations_are_invisible(
     assert names(client.search(Query(client, "Dataset"))) == {"bob-only"}
 
 
-def test_member_creates_dataset_with_cascaded_children(
-    client: Client, icat_server: EmulatedIcat
-) -> None:
-    """alice creates a Dataset in MX-415; its parameters and datafiles are stored with it."""
+def test_member_creates_dataset_with_cascaded_children(client: Client, icat_server: EmulatedIcat) -> None:
+    """Alice creates a Dataset in MX-415; its parameters and datafiles are stored with it."""
     login(client, "alice")
     investigation = one(client, "Investigation", name="MX-415")
     dataset = new_dataset(client, investigation, "scan_1", parameters=2, files=3)
@@ -712,10 +696,8 @@ def test_member_cannot_write_elsewhere(client: Client, icat_server: EmulatedIcat
     assert row_counts(icat_server) == before
 
 
-def test_member_cannot_change_investigation_or_move_dataset_out(
-    client: Client, icat_server: EmulatedIcat
-) -> None:
-    """alice may not update her investigation nor move her dataset to an unreadable one."""
+def test_member_cannot_change_investigation_or_move_dataset_out(client: Client, icat_server: EmulatedIcat) -> None:
+    """Alice may not update her investigation nor move her dataset to an unreadable one."""
     login(client, "root")
     hidden = one(client, "Investigation", name="MX-3456")
     login(client, "alice")
@@ -746,13 +728,11 @@ def test_nobody_cannot_create_anything(client: Client, icat_server: EmulatedIcat
 def test_staff_may_link_instruments_and_parameters_on_readable_investigations(
     client: Client, icat_server: EmulatedIcat
 ) -> None:
-    """staff (ID-DEMO scientist) adds ID-OTHER and an actualInstrument parameter to MX-415."""
+    """Staff (ID-DEMO scientist) adds ID-OTHER and an actualInstrument parameter to MX-415."""
     login(client, "staff")
     investigation = one(client, "Investigation", name="MX-415")
     other = one(client, "Instrument", name="ID-OTHER")
-    link_id = client.create(
-        client.new("InvestigationInstrument", investigation=investigation, instrument=other)
-    )
+    link_id = client.create(client.new("InvestigationInstrument", investigation=investigation, instrument=other))
     stored = icat_server.store.get("InvestigationInstrument", link_id)
     assert stored is not None and stored["instrument"] == other.id
     parameter_type = client.assertedSearch(
@@ -805,7 +785,7 @@ def test_staff_cannot_create_samples(client: Client, icat_server: EmulatedIcat) 
 
 
 def test_root_writes_reference_tables(client: Client, icat_server: EmulatedIcat) -> None:
-    """root may create an Instrument."""
+    """Root may create an Instrument."""
     login(client, "root")
     facility = one(client, "Facility", name="ESRF")
     new_id = client.create(client.new("Instrument", name="ID-NEW", facility=facility))
@@ -813,7 +793,7 @@ def test_root_writes_reference_tables(client: Client, icat_server: EmulatedIcat)
 
 
 def test_is_access_allowed(client: Client) -> None:
-    """isAccessAllowed agrees with what create does."""
+    """IsAccessAllowed agrees with what create does."""
     login(client, "alice")
     mine = one(client, "Investigation", name="MX-415")
     login(client, "root")
@@ -869,15 +849,11 @@ def test_uniqueness_is_object_exists_error(writer: Client, icat_server: Emulated
     assert len(icat_server.store.find("Dataset", name="twice")) == 1
 
 
-def test_duplicate_cascaded_children_fail_whole_create(
-    writer: Client, icat_server: EmulatedIcat
-) -> None:
+def test_duplicate_cascaded_children_fail_whole_create(writer: Client, icat_server: EmulatedIcat) -> None:
     """Two parameters of one type in a new Dataset: the create fails and leaves nothing."""
     investigation = one(writer, "Investigation", name="MX-415")
     dataset = new_dataset(writer, investigation, "dup-params", parameters=1)
-    dataset.parameters.append(
-        writer.new("DatasetParameter", type=dataset.parameters[0].type, numericValue=9.0)
-    )
+    dataset.parameters.append(writer.new("DatasetParameter", type=dataset.parameters[0].type, numericValue=9.0))
     before = row_counts(icat_server)
     with pytest.raises(ICATObjectExistsError):
         dataset.create()
@@ -895,7 +871,7 @@ def test_reference_to_missing_id_is_no_object_error(writer: Client, icat_server:
 
 
 def test_create_many_is_atomic(writer: Client, icat_server: EmulatedIcat) -> None:
-    """createMany whose second bean is bad stores none; the fault's offset names it."""
+    """CreateMany whose second bean is bad stores none; the fault's offset names it."""
     investigation = one(writer, "Investigation", name="MX-415")
     before = row_counts(icat_server)
     good = new_dataset(writer, investigation, "many-1", parameters=1, files=1)
@@ -904,9 +880,7 @@ def test_create_many_is_atomic(writer: Client, icat_server: EmulatedIcat) -> Non
         writer.createMany([good, bad])
     assert caught.value.offset == 1
     assert row_counts(icat_server) == before
-    ids = writer.createMany(
-        [new_dataset(writer, investigation, f"many-{i}", files=1) for i in range(3)]
-    )
+    ids = writer.createMany([new_dataset(writer, investigation, f"many-{i}", files=1) for i in range(3)])
     assert len(ids) == 3 and len(set(ids)) == 3
     assert {icat_server.store.get("Dataset", i)["name"] for i in ids} == {"many-0", "many-1", "many-2"}
     assert icat_server.store.count("Datafile") == before["Datafile"] + 3
@@ -918,16 +892,12 @@ def test_create_many_privileges_checked_per_bean(writer: Client, icat_server: Em
     facility = one(writer, "Facility", name="ESRF")
     before = row_counts(icat_server)
     with pytest.raises(ICATPrivilegesError) as caught:
-        writer.createMany(
-            [new_dataset(writer, mine, "ok"), writer.new("Instrument", name="X", facility=facility)]
-        )
+        writer.createMany([new_dataset(writer, mine, "ok"), writer.new("Instrument", name="X", facility=facility)])
     assert caught.value.offset == 1
     assert row_counts(icat_server) == before
 
 
-def test_delete_cascades_to_parameters_and_datafiles(
-    writer: Client, icat_server: EmulatedIcat
-) -> None:
+def test_delete_cascades_to_parameters_and_datafiles(writer: Client, icat_server: EmulatedIcat) -> None:
     """Deleting a Dataset removes its DatasetParameters and Datafiles."""
     investigation = one(writer, "Investigation", name="MX-415")
     before = row_counts(icat_server)
@@ -941,16 +911,14 @@ def test_delete_cascades_to_parameters_and_datafiles(
     assert len(child_ids) == 4
     writer.delete(writer.get("Dataset", dataset.id))
     assert icat_server.store.get("Dataset", dataset.id) is None
-    assert all(
-        icat_server.store.get(kind, i) is None for kind in ("DatasetParameter", "Datafile") for i in child_ids
-    )
+    assert all(icat_server.store.get(kind, i) is None for kind in ("DatasetParameter", "Datafile") for i in child_ids)
     assert row_counts(icat_server) == before
     with pytest.raises(ICATNoObjectError):
         writer.get("Dataset", dataset.id)
 
 
 def test_delete_many(writer: Client, icat_server: EmulatedIcat) -> None:
-    """deleteMany removes every bean given; a missing one fails all and deletes none."""
+    """DeleteMany removes every bean given; a missing one fails all and deletes none."""
     investigation = one(writer, "Investigation", name="MX-415")
     ids = writer.createMany([new_dataset(writer, investigation, f"d{i}", files=1) for i in range(3)])
     datasets = [writer.get("Dataset", i) for i in ids]
@@ -963,7 +931,7 @@ def test_delete_many(writer: Client, icat_server: EmulatedIcat) -> None:
 
 
 def test_delete_someone_elses_row_is_refused(writer: Client, icat_server: EmulatedIcat) -> None:
-    """alice cannot delete a sample of her investigation (not writable)."""
+    """Alice cannot delete a sample of her investigation (not writable)."""
     sample = one(writer, "Sample", name="lyso-01")
     with pytest.raises(ICATPrivilegesError):
         writer.delete(sample)
@@ -971,7 +939,7 @@ def test_delete_someone_elses_row_is_refused(writer: Client, icat_server: Emulat
 
 
 def test_update_changes_attributes_and_mod_time(writer: Client, icat_server: EmulatedIcat) -> None:
-    """update stores new values and a later modTime, keeping create metadata."""
+    """Update stores new values and a later modTime, keeping create metadata."""
     investigation = one(writer, "Investigation", name="MX-415")
     dataset = new_dataset(writer, investigation, "to-update", parameters=1, files=1)
     dataset.create()
@@ -1014,7 +982,7 @@ def test_validation_precedes_authorization_for_missing_investigation(writer: Cli
 
 
 def test_uniqueness_precedes_authorization(writer: Client) -> None:
-    """alice re-creating the existing Instrument ID-DEMO: OBJECT_ALREADY_EXISTS in icat.server."""
+    """Alice re-creating the existing Instrument ID-DEMO: OBJECT_ALREADY_EXISTS in icat.server."""
     facility = one(writer, "Facility", name="ESRF")
     with pytest.raises(ICATObjectExistsError):
         writer.new("Instrument", name="ID-DEMO", facility=facility).create()
@@ -1030,7 +998,7 @@ def test_a_stopped_server_says_so_and_comes_back_on_its_port(icat_server_factory
     port = server.port
     server.stop()
     with pytest.raises(IcatServerError, match="not running"):
-        server.url
+        _ = server.url
     server.start()
     assert server.port == port
 

@@ -226,7 +226,7 @@ def collect(lims: ICATLIMS, dc: dict[str, Any], images: int = 4) -> int:
 
 
 def alice_on_mx415(tmp_path: Path, server: Any, **keys: str) -> tuple[ICATLIMS, Any, list[dict[str, Any]]]:
-    """alice logged in, MX-415 active, its samples read (as mxcubeweb does after login)."""
+    """Alice logged in, MX-415 active, its samples read (as mxcubeweb does after login)."""
     lims = make_lims(tmp_path, server, **keys)
     login(lims, "alice")
     session = lims.set_active_session_by_id(investigation_id(server, "MX-415"))
@@ -248,7 +248,7 @@ def test_login_returns_the_session_manager_and_who_logged_in(tmp_path: Path, ica
     assert lims.get_user_name() == "simple/alice"
     assert lims.get_full_user_name() == "Alice Martin"
     assert not lims.is_staff()
-    assert [l.name for l in lims.get_lims_name()] == ["ICAT"]
+    assert [entry.name for entry in lims.get_lims_name()] == ["ICAT"]
     assert list(manager.users) == ["alice"]
     assert len(icat_server.store.sessions_of("simple/alice")) == 1
     assert ("login", "simple/alice") in icat_server.calls
@@ -278,7 +278,7 @@ def test_refused_logins_register_nobody(tmp_path: Path, icat_server: Any, user: 
 
 
 def test_user_without_investigation_is_refused_and_logged_out(tmp_path: Path, icat_server: Any) -> None:
-    """nobody authenticates but has no investigation here: LimsNoSessionError, ICAT session ended."""
+    """Nobody authenticates but has no investigation here: LimsNoSessionError, ICAT session ended."""
     lims = make_lims(tmp_path, icat_server)
     with pytest.raises(LimsNoSessionError, match="ID-DEMO"):
         login(lims, "nobody")
@@ -428,7 +428,7 @@ def test_session_fields_follow_mxcubecore_icatlims(tmp_path: Path, icat_server: 
 
 
 def test_users_share_the_sessions_they_have_in_common(tmp_path: Path, icat_server: Any) -> None:
-    """staff then bob log in: selectable sessions shrink to the shared ones, sessionsChanged tells it."""
+    """Staff then bob log in: selectable sessions shrink to the shared ones, sessionsChanged tells it."""
     lims = make_lims(tmp_path, icat_server)
     received: list[list[str]] = []
     lims.connect("sessionsChanged", lambda sessions: received.append(names(sessions)))
@@ -513,7 +513,7 @@ def _instrument_links(server: Any, investigation: str) -> list[str]:
 def test_allow_session_without_rights_is_logged_not_recorded(
     tmp_path: Path, icat_server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """alice may not add an instrument to MX-2345: warned, not in ICAT, but datasets still say where."""
+    """Alice may not add an instrument to MX-2345: warned, not in ICAT, but datasets still say where."""
     lims = make_lims(tmp_path, icat_server, compatible_beamlines="ID-DEMO, ID-OTHER")
     login(lims, "alice")
     session = lims.set_active_session_by_id(investigation_id(icat_server, "MX-2345"))
@@ -557,7 +557,7 @@ def test_scans_of_a_taken_over_session_tell_both_beamlines(tmp_path: Path, icat_
 def test_host_instrument_scientist_records_the_takeover(
     tmp_path: Path, icat_server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """staff (scientist of ID-DEMO) may link any investigation to ID-DEMO: MX-2345 is recorded.
+    """Staff (scientist of ID-DEMO) may link any investigation to ID-DEMO: MX-2345 is recorded.
 
     The emulator's rules (testing/icat/auth.py): instrument scientists may
     create an InvestigationInstrument onto their own instrument even for an
@@ -588,10 +588,8 @@ def test_host_instrument_scientist_records_the_takeover(
 
 
 def test_root_records_the_takeover_in_icat(tmp_path: Path, icat_server: Any, caplog: pytest.LogCaptureFixture) -> None:
-    """root (treated as staff) records MX-2345 on ID-DEMO; later lists and datasets show it."""
-    lims = make_lims(
-        tmp_path, icat_server, compatible_beamlines="ID-DEMO, ID-OTHER", staff_users="simple/root"
-    )
+    """Root (treated as staff) records MX-2345 on ID-DEMO; later lists and datasets show it."""
+    lims = make_lims(tmp_path, icat_server, compatible_beamlines="ID-DEMO, ID-OTHER", staff_users="simple/root")
     manager = login(lims, "root")
     assert lims.is_staff()
     assert names(manager.sessions) == ["IH-MX-1", "MX-2345", "MX-3456", "MX-415"]
@@ -601,9 +599,9 @@ def test_root_records_the_takeover_in_icat(tmp_path: Path, icat_server: Any, cap
         lims.allow_session(session)
     assert _instrument_links(icat_server, "MX-2345") == ["ID-DEMO", "ID-OTHER"]
     (link,) = [
-        l
-        for l in icat_server.store.children("Investigation", int(session.session_id), "investigationInstruments")
-        if icat_server.store.get("Instrument", l["instrument"])["name"] == "ID-DEMO"
+        link_row
+        for link_row in icat_server.store.children("Investigation", int(session.session_id), "investigationInstruments")
+        if icat_server.store.get("Instrument", link_row["instrument"])["name"] == "ID-DEMO"
     ]
     assert link["createId"] == "simple/root"
     # a second call meets the existing link: no error, no duplicate
@@ -630,7 +628,7 @@ def test_root_records_the_takeover_in_icat(tmp_path: Path, icat_server: Any, cap
 
 def test_samples_are_the_mountable_ones_with_icat_ids(tmp_path: Path, icat_server: Any) -> None:
     """get_samples gives MX-415's five samples in the sample changer, keyed by ICAT Sample id."""
-    lims, _, samples = alice_on_mx415(tmp_path, icat_server)
+    _lims, _, samples = alice_on_mx415(tmp_path, icat_server)
     by_name = {s["sampleName"]: s for s in samples}
     assert [s["sampleName"] for s in samples] == ["lyso-01", "lyso-02", "lyso-03", "thau-01", "thau-02"]
     assert "thau-spare" not in by_name
@@ -676,7 +674,7 @@ def test_samples_need_an_active_session(tmp_path: Path, icat_server: Any) -> Non
 
 
 def test_full_collection_becomes_one_dataset_and_metadata_json(tmp_path: Path, icat_server: Any) -> None:
-    """store -> update x2 -> images -> finalize: one complete Dataset, every parameter, files, metadata.json."""
+    """Store -> update x2 -> images -> finalize: one complete Dataset, every parameter, files, metadata.json."""
     lims, session, samples = alice_on_mx415(tmp_path, icat_server)
     sample = samples[0]
     data = tmp_path / "data"
@@ -779,7 +777,7 @@ def test_finalize_without_store_still_creates_the_dataset(tmp_path: Path, icat_s
 
 
 def test_failed_collection_is_an_incomplete_dataset(tmp_path: Path, icat_server: Any) -> None:
-    """status "Failed" gives complete False (and a sample of another investigation is not linked)."""
+    """Status "Failed" gives complete False (and a sample of another investigation is not linked)."""
     lims, session, samples = alice_on_mx415(tmp_path, icat_server)
     data = tmp_path / "failed"
     data.mkdir()
@@ -935,7 +933,7 @@ def test_energy_scan_becomes_a_dataset(tmp_path: Path, icat_server: Any) -> None
 
 def test_energy_scan_with_numeric_edge_energy(tmp_path: Path, icat_server: Any) -> None:
     """A numeric edgeEnergy (keV) is stored as MX_edgeEnergy."""
-    lims, session, _ = alice_on_mx415(tmp_path, icat_server)
+    lims, _session, _ = alice_on_mx415(tmp_path, icat_server)
     scan_dir = tmp_path / "escan"
     scan_dir.mkdir()
     result = lims.store_energy_scan(
@@ -1036,7 +1034,7 @@ def test_server_down_without_outbox_raises_the_upload_error(tmp_path: Path, icat
 
 
 def test_beamline_loads_while_icat_is_down(tmp_path: Path, icat_server: Any) -> None:
-    """init connects to nothing: the beamline loads, echo is False, login says unavailable."""
+    """Init connects to nothing: the beamline loads, echo is False, login says unavailable."""
     stopped = SimpleNamespace(url=icat_server.url)
     icat_server.stop()
     lims = make_lims(tmp_path, stopped)

@@ -31,15 +31,13 @@ BEAMLINE = "ID-DEMO"
 
 
 class Undulator:
-    def __init__(self, type: str) -> None:  # noqa: A002 - mxcubecore's attribute name
+    def __init__(self, type: str) -> None:
         self.type = type
 
 
 @pytest.fixture
 def adapter(ispyb_server: Any) -> IspybAdapter:
-    services = IspybServices(
-        IspybConnection(ws_root=ispyb_server.root, username="mxcube", password="ispyb-password")
-    )
+    services = IspybServices(IspybConnection(ws_root=ispyb_server.root, username="mxcube", password="ispyb-password"))
     return IspybAdapter(services)
 
 
@@ -138,26 +136,26 @@ BeamlineConfig = namedtuple(
 
 
 def bl_config(**changes: Any) -> BeamlineConfig:
-    values = dict(
-        synchrotron_name="ESRF",
-        directory_prefix="id-demo",
-        default_exposure_time=0.04,
-        minimum_exposure_time=0.002,
-        detector_fileext="cbf",
-        detector_type="Hybrid pixel",
-        detector_manufacturer="DECTRIS",
-        detector_model="EIGER2 X 9M",
-        detector_px=0.075,
-        detector_py=0.075,
-        undulators=[Undulator("U35"), Undulator("CPM18")],
-        focusing_optic="Compound refractive lenses",
-        monochromator_type="Si(111)",
-        beam_divergence_vertical=6.5,
-        beam_divergence_horizontal=104,
-        polarisation=0.99,
-        input_files_server=None,
-        detector_binning_mode=1,
-    )
+    values = {
+        "synchrotron_name": "ESRF",
+        "directory_prefix": "id-demo",
+        "default_exposure_time": 0.04,
+        "minimum_exposure_time": 0.002,
+        "detector_fileext": "cbf",
+        "detector_type": "Hybrid pixel",
+        "detector_manufacturer": "DECTRIS",
+        "detector_model": "EIGER2 X 9M",
+        "detector_px": 0.075,
+        "detector_py": 0.075,
+        "undulators": [Undulator("U35"), Undulator("CPM18")],
+        "focusing_optic": "Compound refractive lenses",
+        "monochromator_type": "Si(111)",
+        "beam_divergence_vertical": 6.5,
+        "beam_divergence_horizontal": 104,
+        "polarisation": 0.99,
+        "input_files_server": None,
+        "detector_binning_mode": 1,
+    }
     values.update(changes)
     return BeamlineConfig(**values)
 
@@ -166,14 +164,10 @@ def bl_config(**changes: Any) -> BeamlineConfig:
 # echo and shipping
 
 
-def test_echo_is_true_when_up_and_false_never_raising_when_down(
-    ispyb_server: Any, adapter: IspybAdapter
-) -> None:
+def test_echo_is_true_when_up_and_false_never_raising_when_down(ispyb_server: Any, adapter: IspybAdapter) -> None:
     assert adapter.echo() is True
     down = IspybAdapter(
-        IspybServices(
-            IspybConnection(ws_root="http://127.0.0.1:9/ispyb/", connect_timeout=1, read_timeout=1)
-        )
+        IspybServices(IspybConnection(ws_root="http://127.0.0.1:9/ispyb/", connect_timeout=1, read_timeout=1))
     )
     assert down.echo() is False
 
@@ -250,9 +244,7 @@ def test_find_session(adapter: IspybAdapter, session_id: int) -> None:
     assert adapter.find_session(999999) is None
 
 
-def test_create_session_stores_typed_dates_and_is_found(
-    ispyb_server: Any, adapter: IspybAdapter
-) -> None:
+def test_create_session_stores_typed_dates_and_is_found(ispyb_server: Any, adapter: IspybAdapter) -> None:
     proposal = adapter.find_proposal("OPID", "30")
     today = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
     start, end = today, today + timedelta(days=2, hours=7, minutes=59, seconds=59)
@@ -472,9 +464,7 @@ def test_store_data_collection_with_two_oscillations_is_a_data_error(
     assert caught.value.field == "oscillation_sequence"
 
 
-def test_store_data_collection_in_an_unknown_group_is_a_fault(
-    adapter: IspybAdapter, session_id: int
-) -> None:
+def test_store_data_collection_in_an_unknown_group_is_a_fault(adapter: IspybAdapter, session_id: int) -> None:
     with pytest.raises(IspybFaultError):
         adapter.store_data_collection(DataCollection.from_legacy(collect_dict(session_id, 4242)))
 
@@ -488,9 +478,7 @@ def dc_id(adapter: IspybAdapter, session_id: int, group_id: int) -> int:
     return adapter.store_data_collection(DataCollection.from_legacy(collect_dict(session_id, group_id)))
 
 
-def test_store_image_as_abstract_collect_sends_it(
-    ispyb_server: Any, adapter: IspybAdapter, dc_id: int
-) -> None:
+def test_store_image_as_abstract_collect_sends_it(ispyb_server: Any, adapter: IspybAdapter, dc_id: int) -> None:
     legacy = {
         "dataCollectionId": dc_id,
         "fileName": "lyso1_1_0001.cbf",
@@ -533,9 +521,7 @@ def test_store_image_without_collection_id_is_a_data_error(adapter: IspybAdapter
     assert caught.value.field == "dataCollectionId"
 
 
-def test_store_robot_action_as_mount_sample_sends_it(
-    ispyb_server: Any, adapter: IspybAdapter, session_id: int
-) -> None:
+def test_store_robot_action_as_mount_sample_sends_it(ispyb_server: Any, adapter: IspybAdapter, session_id: int) -> None:
     legacy = {
         "actionType": "LOAD",
         "containerLocation": 7,
@@ -603,14 +589,20 @@ def test_store_beamline_setup_links_it_to_the_session_keeping_the_session(
     assert row["setupDate"] is not None
     after = ispyb_server.store.get("BLSession", session_id)
     assert after["beamLineSetupId"] == setup_id
-    for column in ("proposalId", "beamlineName", "startDate", "endDate", "nbShifts", "comments",
-                   "scheduled", "beamlineOperator"):
+    for column in (
+        "proposalId",
+        "beamlineName",
+        "startDate",
+        "endDate",
+        "nbShifts",
+        "comments",
+        "scheduled",
+        "beamlineOperator",
+    ):
         assert after[column] == before[column], column
 
 
-def test_store_beamline_setup_for_an_unknown_session_stores_nothing(
-    ispyb_server: Any, adapter: IspybAdapter
-) -> None:
+def test_store_beamline_setup_for_an_unknown_session_stores_nothing(ispyb_server: Any, adapter: IspybAdapter) -> None:
     with pytest.raises(LimsDataError) as caught:
         adapter.store_beamline_setup(999999, BeamlineSetup.from_legacy(bl_config()))
     assert caught.value.field == "sessionId"
@@ -620,9 +612,10 @@ def test_store_beamline_setup_for_an_unknown_session_stores_nothing(
 def test_find_detector(ispyb_server: Any, adapter: IspybAdapter) -> None:
     (detector,) = ispyb_server.store.rows("Detector")
     assert adapter.find_detector(BeamlineSetup.from_legacy(bl_config())) == detector["detectorId"]
-    assert adapter.find_detector(
-        BeamlineSetup.from_legacy(bl_config(detector_binning_mode="Unbinned"))
-    ) == detector["detectorId"]
+    assert (
+        adapter.find_detector(BeamlineSetup.from_legacy(bl_config(detector_binning_mode="Unbinned")))
+        == detector["detectorId"]
+    )
     assert adapter.find_detector(BeamlineSetup.from_legacy(bl_config(detector_model="Pilatus3_6M"))) is None
     assert adapter.find_detector(BeamlineSetup.from_legacy(bl_config(detector_model=None))) is None
 
@@ -758,10 +751,13 @@ def test_find_samples_gives_typed_sample_models(ispyb_server: Any, adapter: Ispy
     samples = adapter.find_samples(proposal["proposalId"], BEAMLINE)
 
     assert all(isinstance(sample, Sample) for sample in samples)
-    assert [s.sample_name for s in samples] == [r["name"] for r in ispyb_server.store.query(
-        'SELECT b.name FROM "BLSample" b JOIN "Container" c ON c.containerId = b.containerId '
-        "WHERE c.code LIKE 'DEMO-PUCK-%' ORDER BY c.containerId, b.blSampleId"
-    )]
+    assert [s.sample_name for s in samples] == [
+        r["name"]
+        for r in ispyb_server.store.query(
+            'SELECT b.name FROM "BLSample" b JOIN "Container" c ON c.containerId = b.containerId '
+            "WHERE c.code LIKE 'DEMO-PUCK-%' ORDER BY c.containerId, b.blSampleId"
+        )
+    ]
     first = samples[0]
     row = ispyb_server.store.rows("BLSample", name="lyso-01")[0]
     assert first.sample_id == row["blSampleId"]
@@ -791,9 +787,7 @@ def test_find_samples_gives_typed_sample_models(ispyb_server: Any, adapter: Ispy
     assert adapter.find_samples(999, BEAMLINE) == []
 
 
-def test_update_bl_sample_from_a_get_samples_dict_keeps_the_rest(
-    ispyb_server: Any, adapter: IspybAdapter
-) -> None:
+def test_update_bl_sample_from_a_get_samples_dict_keeps_the_rest(ispyb_server: Any, adapter: IspybAdapter) -> None:
     proposal = adapter.find_proposal("MX", "415")
     sample = adapter.find_samples(proposal["proposalId"], BEAMLINE)[0]
     before = ispyb_server.store.get("BLSample", sample.sample_id)
@@ -804,8 +798,7 @@ def test_update_bl_sample_from_a_get_samples_dict_keeps_the_rest(
     assert result == sample.sample_id
     after = ispyb_server.store.get("BLSample", sample.sample_id)
     assert after["lastKnownCenteringPosition"] == "phi=10.000000 phiy=0.100000"
-    for column in ("name", "code", "location", "containerId", "crystalId", "diffractionPlanId",
-                   "blSampleStatus"):
+    for column in ("name", "code", "location", "containerId", "crystalId", "diffractionPlanId", "blSampleStatus"):
         assert after[column] == before[column], column
     assert len(adapter.find_samples(proposal["proposalId"], BEAMLINE)) == 10
 
@@ -822,9 +815,7 @@ def test_update_bl_sample_unknown_or_without_id_is_a_data_error(adapter: IspybAd
 # transport errors come through typed
 
 
-def test_a_stopped_server_is_unavailable_for_stores(
-    ispyb_server: Any, adapter: IspybAdapter, session_id: int
-) -> None:
+def test_a_stopped_server_is_unavailable_for_stores(ispyb_server: Any, adapter: IspybAdapter, session_id: int) -> None:
     assert adapter.echo()
     ispyb_server.stop()
     try:

@@ -77,8 +77,7 @@ def make_lims(tmp_path: Path, ispyb: Any) -> Any:
         encoding="utf-8",
     )
     (config / "beamline.yaml").write_text(
-        "class: mxcubecore.HardwareObjects.Beamline.Beamline\n"
-        "objects:\n  session: session.xml\n  lims: lims.xml\n",
+        "class: mxcubecore.HardwareObjects.Beamline.Beamline\nobjects:\n  session: session.xml\n  lims: lims.xml\n",
         encoding="utf-8",
     )
     load_beamline(config, strict=True)
@@ -108,7 +107,7 @@ class SampleChanger:
     def has_loaded_sample(self) -> bool:
         return self.loaded is not None
 
-    def getLoadedSample(self) -> Attrs:  # noqa: N802 (mxcubecore's name)
+    def getLoadedSample(self) -> Attrs:
         return Attrs(
             getID=lambda: "LY01",
             getContainer=lambda: Attrs(getID=lambda: "DEMO-PUCK-01"),
@@ -378,9 +377,7 @@ def test_mxcubecore_collect_and_queue_store_a_collection_in_ispyb(
     assert [image["imageId"] for image in images] == collect.image_ids
     assert [image["dataCollectionId"] for image in images] == [collection_id] * NUM_IMAGES
     assert [image["imageNumber"] for image in images] == list(range(1, NUM_IMAGES + 1))
-    assert [image["fileName"] for image in images] == [
-        f"lyso1_2_{frame:05d}.cbf" for frame in range(1, NUM_IMAGES + 1)
-    ]
+    assert [image["fileName"] for image in images] == [f"lyso1_2_{frame:05d}.cbf" for frame in range(1, NUM_IMAGES + 1)]
     assert {image["fileLocation"] for image in images} == {str(archive)}
     assert [image["jpegThumbnailFileFullPath"] for image in images] == [
         str(archive / f"lyso1_2_{frame:05d}.thumb.jpeg") for frame in range(1, NUM_IMAGES + 1)

@@ -32,8 +32,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from mxcubecore import HardwareRepository as HWR
+
 from mxcubecore_lims.config.loader import load_beamline
 from mxcubecore_lims.testing.ispyb import EmulatedIspyb
 
@@ -48,14 +48,13 @@ def write_config(directory: Path, server: EmulatedIspyb) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copy(DEMO_DIR / "session.xml", directory / "session.xml")
     (directory / "beamline.yaml").write_text(
-        "class: mxcubecore.HardwareObjects.Beamline.Beamline\n"
-        "objects:\n  session: session.xml\n  lims: lims.xml\n",
+        "class: mxcubecore.HardwareObjects.Beamline.Beamline\nobjects:\n  session: session.xml\n  lims: lims.xml\n",
         encoding="utf-8",
     )
     (directory / "lims.xml").write_text(
         textwrap.dedent(
             f"""\
-            <object class="{STOCK_CLASS.rsplit('.', 1)[0]}">
+            <object class="{STOCK_CLASS.rsplit(".", 1)[0]}">
               <ws_root>{server.root}</ws_root>
               <ws_username>{server.username}</ws_username>
               <ws_password>{server.password}</ws_password>
@@ -90,9 +89,7 @@ def test_init_downloads_all_three_wsdls(lims, ispyb_server: EmulatedIspyb) -> No
     assert ispyb_server.calls == []  # init only reads WSDLs
 
 
-def test_proposal_login_existing_session_samples_and_storing(
-    lims, ispyb_server: EmulatedIspyb
-) -> None:
+def test_proposal_login_existing_session_samples_and_storing(lims, ispyb_server: EmulatedIspyb) -> None:
     """mx415 (a session today): login, samples, then a DCG, a DC, an image, a robot action."""
     sessions_before = ispyb_server.store.rows("BLSession")
     with pytest.raises(NotImplementedError):  # reference §5 L5
@@ -101,7 +98,7 @@ def test_proposal_login_existing_session_samples_and_storing(
     manager = lims.get_session_manager_by_proposal_name("mx415", False)
     session = manager.active_session
     expected = ispyb_server.store.rows("BLSession", proposalId=1, beamlineName="ID-DEMO")
-    current = [r for r in expected if r["comments"] == "Scheduled session"][0]
+    current = next(r for r in expected if r["comments"] == "Scheduled session")
     assert len(manager.sessions) == 1
     assert session.session_id == str(current["sessionId"])
     assert session.proposal_id == "1"
@@ -128,7 +125,7 @@ def test_proposal_login_existing_session_samples_and_storing(
     assert first["crystalSpaceGroup"] == "P43212"
     assert first["cellA"] == "79.1"
     assert first["diffractionPlan"]["experimentKind"] == "OSC"
-    sad = [s for s in samples if s["sampleName"] == "lyso-04"][0]
+    sad = next(s for s in samples if s["sampleName"] == "lyso-04")
     assert sad["experimentType"] == "SAD" and sad["diffractionPlan"]["anomalousScatterer"] == "S"
     assert "code" not in sad  # absent element stays absent
 
@@ -231,9 +228,7 @@ def test_proposal_login_existing_session_samples_and_storing(
     )
     assert lims.finalize_data_collection(mx_collection) == (0, 0)
     assert len(ispyb_server.store.rows("DataCollection")) == 1
-    assert ispyb_server.store.get("DataCollection", collection_id)["runStatus"] == (
-        "Data collection successful"
-    )
+    assert ispyb_server.store.get("DataCollection", collection_id)["runStatus"] == ("Data collection successful")
     groups = ispyb_server.store.rows("DataCollectionGroup")
     assert [g["dataCollectionGroupId"] for g in groups] == [group_id]
     assert groups[0]["blSampleId"] == sample_id
@@ -350,9 +345,7 @@ def test_wrong_ws_password_looks_like_no_session(tmp_path: Path, ispyb_server_fa
         graph.close()
 
 
-def test_full_login_through_ldap(
-    tmp_path: Path, ispyb_server: EmulatedIspyb, slapd_factory
-) -> None:
+def test_full_login_through_ldap(tmp_path: Path, ispyb_server: EmulatedIspyb, slapd_factory) -> None:
     """A real ``login()``: authServerType ``ldap`` with an ``ldapServer`` role object.
 
     The password is checked by a real slapd (through mxcubecore-lims'
@@ -393,7 +386,7 @@ def test_full_login_through_ldap(
     try:
         lims = HWR.beamline.lims
         assert lims.ldapConnection is not None
-        with pytest.raises(Exception):
+        with pytest.raises(Exception, match="Authentication failed"):  # stock raises a bare Exception
             lims.login("mx415", "wrong-password", False)
         assert ispyb_server.calls == []  # refused before ISPyB was asked
         manager = lims.login("mx415", "mx415-ldap-secret", False)
@@ -406,9 +399,12 @@ def test_full_login_through_ldap(
 
 
 def test_store_data_collection_with_beamline_setup(lims, ispyb_server: EmulatedIspyb) -> None:
-    """The ``bl_config`` path: findSession, storeOrUpdateBeamLineSetup, the session
-    update (the stock client re-sends the whole stringified session) and
-    findDetectorByParam, then the data collection with the detector id."""
+    """The ``bl_config`` path, in the order the stock client calls it.
+
+    findSession, storeOrUpdateBeamLineSetup, the session update (the stock
+    client re-sends the whole stringified session) and findDetectorByParam,
+    then the data collection with the detector id.
+    """
     from types import SimpleNamespace
 
     manager = lims.get_session_manager_by_proposal_name("mx415", False)

@@ -80,7 +80,7 @@ def test_proposal_login_and_mxcubeweb_session_selection(tmp_path: Path, ispyb_se
     assert session.is_scheduled_beamline and session.is_scheduled_time
     user = lims.get_user_name()
     assert user.startswith("mx415-") and lims.get_full_user_name() == "mx415"
-    assert [l.name for l in lims.get_lims_name()] == ["ISPyB"]
+    assert [entry.name for entry in lims.get_lims_name()] == ["ISPyB"]
     # mxcubeweb passes the proposal name for proposal logins.
     active = lims.set_active_session_by_id("mx415")
     assert active.session_id == session.session_id == lims.get_session_id()
@@ -168,9 +168,22 @@ def collection_dict(session_id: str, group_id: Any = None) -> dict[str, Any]:
         "experiment_type": "OSC",
         "status": "Running",
         "collection_start_time": "2026-11-23 10:00:00",
-        "fileinfo": {"directory": "/data/mx415/lyso", "prefix": "lyso", "run_number": 1, "template": "lyso_1_%05d.cbf", "suffix": "cbf"},
+        "fileinfo": {
+            "directory": "/data/mx415/lyso",
+            "prefix": "lyso",
+            "run_number": 1,
+            "template": "lyso_1_%05d.cbf",
+            "suffix": "cbf",
+        },
         "oscillation_sequence": [
-            {"start": 0.0, "range": 0.1, "number_of_images": 3, "exposure_time": 0.04, "overlap": 0, "start_image_number": 1}
+            {
+                "start": 0.0,
+                "range": 0.1,
+                "number_of_images": 3,
+                "exposure_time": 0.04,
+                "overlap": 0,
+                "start_image_number": 1,
+            }
         ],
         "resolution": {"upper": 1.8},
         "sample_reference": {"blSampleId": 1},
@@ -186,20 +199,62 @@ def test_a_collection_as_the_collect_routines_store_it(tmp_path: Path, ispyb_ser
     group_id = lims._store_data_collection_group({"sessionId": session.session_id, "experimentType": "OSC"})
     assert isinstance(group_id, int) and group_id > 0
     setup = BeamlineConfig(
-        "DEMO", "/data", 0.04, 0.01, "cbf", "Pilatus", "DECTRIS", "PILATUS3 6M", 0.172, 0.172,
-        [], "Toroidal", "Si111", 0.0, 0.0, 0.99, "",
+        "DEMO",
+        "/data",
+        0.04,
+        0.01,
+        "cbf",
+        "Pilatus",
+        "DECTRIS",
+        "PILATUS3 6M",
+        0.172,
+        0.172,
+        [],
+        "Toroidal",
+        "Si111",
+        0.0,
+        0.0,
+        0.99,
+        "",
     )
     dc = collection_dict(session.session_id, group_id)
-    collection_id, detector_id = lims.store_data_collection(dc, setup)
+    collection_id, _detector_id = lims.store_data_collection(dc, setup)
     assert isinstance(collection_id, int) and collection_id > 0
-    dc.update(collection_id=collection_id, flux=1.2e12, transmission=50.0, wavelength=0.9762, xBeam=161.2, yBeam=165.4, detectorDistance=250.0)
+    dc.update(
+        collection_id=collection_id,
+        flux=1.2e12,
+        transmission=50.0,
+        wavelength=0.9762,
+        xBeam=161.2,
+        yBeam=165.4,
+        detectorDistance=250.0,
+    )
     lims.update_data_collection(dc)
     image_id = lims.store_image(
-        {"dataCollectionId": collection_id, "fileName": "lyso_1_00001.cbf", "fileLocation": "/data/mx415/lyso", "imageNumber": 1, "measuredIntensity": 12.5, "synchrotronCurrent": 200.1, "machineMessage": "ok", "temperature": 100.0}
+        {
+            "dataCollectionId": collection_id,
+            "fileName": "lyso_1_00001.cbf",
+            "fileLocation": "/data/mx415/lyso",
+            "imageNumber": 1,
+            "measuredIntensity": 12.5,
+            "synchrotronCurrent": 200.1,
+            "machineMessage": "ok",
+            "temperature": 100.0,
+        }
     )
     assert isinstance(image_id, int) and image_id > 0
     action_id = lims.store_robot_action(
-        {"actionType": "LOAD", "containerLocation": 1, "dewarLocation": 1, "sampleBarcode": "", "sampleId": 1, "sessionId": session.session_id, "startTime": "2026-11-23 09:58:00", "endTime": "2026-11-23 09:59:00", "status": "SUCCESS"}
+        {
+            "actionType": "LOAD",
+            "containerLocation": 1,
+            "dewarLocation": 1,
+            "sampleBarcode": "",
+            "sampleId": 1,
+            "sessionId": session.session_id,
+            "startTime": "2026-11-23 09:58:00",
+            "endTime": "2026-11-23 09:59:00",
+            "status": "SUCCESS",
+        }
     )
     assert isinstance(action_id, int) and action_id > 0
     dc.update(status="Data collection successful", flux_end=1.1e12)
@@ -214,7 +269,11 @@ def test_a_collection_as_the_collect_routines_store_it(tmp_path: Path, ispyb_ser
     assert row["wavelength"] == pytest.approx(0.9762) and row["transmission"] == pytest.approx(50.0)
     assert row["runStatus"] == "Data collection successful"
     [image] = ispyb_server.store.rows("Image")
-    assert (image["dataCollectionId"], image["fileName"], image["imageNumber"]) == (collection_id, "lyso_1_00001.cbf", 1)
+    assert (image["dataCollectionId"], image["fileName"], image["imageNumber"]) == (
+        collection_id,
+        "lyso_1_00001.cbf",
+        1,
+    )
     [action] = ispyb_server.store.rows("RobotAction")
     assert (action["actionType"], action["status"], action["blSampleId"]) == ("LOAD", "SUCCESS", 1)
     assert len(ispyb_server.store.rows("BeamLineSetup")) == 1
@@ -227,7 +286,10 @@ def test_a_group_is_made_when_the_collection_has_none(tmp_path: Path, ispyb_serv
     collection_id, _ = lims.store_data_collection(collection_dict(session.session_id), None)
     [group] = ispyb_server.store.rows("DataCollectionGroup")
     assert group["experimentType"] == "OSC" and group["sessionId"] == int(session.session_id)
-    assert ispyb_server.store.get("DataCollection", collection_id)["dataCollectionGroupId"] == group["dataCollectionGroupId"]
+    assert (
+        ispyb_server.store.get("DataCollection", collection_id)["dataCollectionGroupId"]
+        == group["dataCollectionGroupId"]
+    )
 
 
 def test_a_fault_and_a_malformed_dict_are_typed_and_store_nothing(tmp_path: Path, ispyb_server: Any) -> None:
@@ -283,8 +345,13 @@ def test_two_people_of_one_proposal_share_its_sessions(tmp_path: Path, ispyb_ser
     from mxcubecore_lims.testing.ldap_seed import DEFAULT_SEED, SeedUser
 
     ada = SeedUser(
-        uid="mx415", cn="Ada Lovelace", sn="Lovelace", password="ada-secret",
-        mail="ada@example.org", home_directory="/home/ada", uid_number=10101,
+        uid="mx415",
+        cn="Ada Lovelace",
+        sn="Lovelace",
+        password="ada-secret",
+        mail="ada@example.org",
+        home_directory="/home/ada",
+        uid_number=10101,
     )
     ldap = slapd_factory(seed=dataclasses.replace(DEFAULT_SEED, users=(*DEFAULT_SEED.users, ada)))
     lims = make_lims(tmp_path, ispyb_server, kind="user", ldap=ldap)
@@ -294,9 +361,9 @@ def test_two_people_of_one_proposal_share_its_sessions(tmp_path: Path, ispyb_ser
         received.append([s.session_id for s in sessions])
 
     lims.connect("sessionsChanged", on_sessions_changed)
-    lims.login("alice", "alice-secret", False)   # first: in control (mxcubeweb)
+    lims.login("alice", "alice-secret", False)  # first: in control (mxcubeweb)
     lims.set_active_session_by_id(lims.session_manager.sessions[0].session_id)
-    lims.login("mx415", "ada-secret", False)      # second: observer, same proposal
+    lims.login("mx415", "ada-secret", False)  # second: observer, same proposal
     assert list(lims.session_manager.users) == ["alice", "mx415"]
     shared = [s.session_id for s in lims.session_manager.sessions]
     assert lims.get_session_id() in shared and received[0] == shared
@@ -305,7 +372,10 @@ def test_two_people_of_one_proposal_share_its_sessions(tmp_path: Path, ispyb_ser
     assert lims.get_active_user().user_name == "mx415"
     # mxcubeweb's login_info serialises the sessions and the LIMS names.
     info = [session.__dict__ for session in lims.session_manager.sessions]
-    assert info[0]["beamline_name"] == "ID-DEMO" and [l.dict() for l in lims.get_lims_name()][0]["name"] == "ISPyB"
+    assert (
+        info[0]["beamline_name"] == "ID-DEMO"
+        and next(entry.dict() for entry in lims.get_lims_name())["name"] == "ISPyB"
+    )
     assert lims.remove_user("alice") and lims.is_connected()
 
 
@@ -314,9 +384,18 @@ def test_scans_spectra_sample_updates_and_workflows(tmp_path: Path, ispyb_server
     lims.login("mx415", "mx415-password", False)
     session = lims.set_active_session_by_id("mx415")
     result = lims.store_energy_scan(
-        {"sessionId": session.session_id, "element": "Se", "edgeEnergy": "K", "startEnergy": 12.6, "endEnergy": 12.7,
-         "peakEnergy": 12.658, "inflectionEnergy": 12.656, "exposureTime": 1.0, "startTime": "2026-11-23 10:00:00",
-         "endTime": "2026-11-23 10:05:00"}
+        {
+            "sessionId": session.session_id,
+            "element": "Se",
+            "edgeEnergy": "K",
+            "startEnergy": 12.6,
+            "endEnergy": 12.7,
+            "peakEnergy": 12.658,
+            "inflectionEnergy": 12.656,
+            "exposureTime": 1.0,
+            "startTime": "2026-11-23 10:00:00",
+            "endTime": "2026-11-23 10:05:00",
+        }
     )
     scan_id = result["energyScanId"]
     assert isinstance(scan_id, int) and scan_id > 0
@@ -325,8 +404,14 @@ def test_scans_spectra_sample_updates_and_workflows(tmp_path: Path, ispyb_server
     assert (scan["element"], scan["blSampleId"]) == ("Se", 1)
     assert scan["peakEnergy"] == pytest.approx(12.658)
     spectrum = lims.store_xfe_spectrum(
-        {"sessionId": session.session_id, "blSampleId": 1, "exposureTime": 3.0, "energy": 12.7,
-         "startTime": "2026-11-23 11:00:00", "endTime": "2026-11-23 11:00:10"}
+        {
+            "sessionId": session.session_id,
+            "blSampleId": 1,
+            "exposureTime": 3.0,
+            "energy": 12.7,
+            "startTime": "2026-11-23 11:00:00",
+            "endTime": "2026-11-23 11:00:10",
+        }
     )
     assert spectrum["xfeFluorescenceSpectrumId"] > 0
     [row] = ispyb_server.store.rows("XFEFluorescenceSpectrum")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import logging
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import gevent
 import pytest
@@ -124,13 +126,16 @@ def test_bind_dn_template(slapd_server: Any) -> None:
         authenticator.authenticate("alice", "wrong")
 
 
-@pytest.mark.parametrize("group, uid, allowed", [
-    ("mx-users", "alice", True),
-    ("mx-users", "bob", False),
-    ("mx-users", "o'brien+x", True),
-    ("mx-staff", "smith, jr", True),   # posixGroup: memberUid
-    ("mx-staff", "zoë", False),
-])
+@pytest.mark.parametrize(
+    "group, uid, allowed",
+    [
+        ("mx-users", "alice", True),
+        ("mx-users", "bob", False),
+        ("mx-users", "o'brien+x", True),
+        ("mx-staff", "smith, jr", True),  # posixGroup: memberUid
+        ("mx-staff", "zoë", False),
+    ],
+)
 def test_group_requirement(slapd_server: Any, group: str, uid: str, allowed: bool) -> None:
     authenticator = make_authenticator(**search_keys(slapd_server, required_group=slapd_server.group_dn(group)))
     password = slapd_server.seed.user(uid).password
@@ -285,10 +290,10 @@ INJECTION_USERNAMES = [
     "alice;bob",
     "alice\\2a",
     "\\2a",
-    "ａｌｉｃｅ",            # full-width look-alike
-    "аlice",                # Cyrillic a
-    "alice\u200b",          # zero-width space
-    "alice\u202e",          # right-to-left override
+    "ａｌｉｃｅ",  # full-width look-alike
+    "аlice",  # Cyrillic a
+    "alice\u200b",  # zero-width space
+    "alice\u202e",  # right-to-left override
     "x" * 5000,
     "alice\n",
     " alice",
@@ -373,7 +378,7 @@ def test_a_waiting_login_does_not_stall_other_greenlets(silent_server: str, targ
     gevent.sleep(0.05)
     stop.set()
     beating.join()
-    worst_stall = max(b - a for a, b in zip(beats, beats[1:]))
+    worst_stall = max(b - a for a, b in itertools.pairwise(beats))
     assert elapsed < 5, "the login must give up within its timeouts"
     assert worst_stall < 0.25, f"the hub was blocked for {worst_stall:.3f} s"
     if target == "silent":

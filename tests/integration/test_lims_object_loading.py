@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from mxcubecore import HardwareRepository as HWR
@@ -41,8 +41,7 @@ def make_beamline(tmp_path: Path, lims_xml: str, lims_first: bool) -> Path:
     if not lims_first:
         roles.reverse()
     (tmp_path / "beamline.yaml").write_text(
-        "class: mxcubecore.HardwareObjects.Beamline.Beamline\nobjects:\n"
-        + "".join(f"  {role}\n" for role in roles),
+        "class: mxcubecore.HardwareObjects.Beamline.Beamline\nobjects:\n" + "".join(f"  {role}\n" for role in roles),
         encoding="utf-8",
     )
     return tmp_path

@@ -5,11 +5,11 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import ProbeObject as probe_module
 import pytest
 from mxcubecore import HardwareRepository as HWR
 from pydantic import SecretStr
 
-import ProbeObject as probe_module
 from mxcubecore_lims.config.loader import ConfigLoader, load_beamline
 from mxcubecore_lims.config.lookup import LookupPath
 from mxcubecore_lims.errors import (

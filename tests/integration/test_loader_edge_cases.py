@@ -95,7 +95,7 @@ def test_legacy_xml_nodes_hold_resolved_typed_values(tmp_path: Path, monkeypatch
     monkeypatch.setenv("PROBE_NODE_SECRET", "hunter2")
     obj = probe(
         tmp_path,
-        "<object class=\"ProbeObject\"><anything><x><pw>${env:PROBE_NODE_SECRET}</pw></x></anything></object>",
+        '<object class="ProbeObject"><anything><x><pw>${env:PROBE_NODE_SECRET}</pw></x></anything></object>',
     )
     node = next(iter(obj._get_objects("anything")))
     assert next(iter(node._get_objects("x"))).get_property("pw") == "hunter2"
@@ -105,7 +105,7 @@ def test_a_referenced_secret_is_never_read_as_a_number(tmp_path: Path, monkeypat
     monkeypatch.setenv("PROBE_NUMERIC_PASSWORD", "00123")
     obj = probe(
         tmp_path,
-        "<object class=\"ProbeObject\"><ws_password>${env:PROBE_NUMERIC_PASSWORD}</ws_password>"
+        '<object class="ProbeObject"><ws_password>${env:PROBE_NUMERIC_PASSWORD}</ws_password>'
         "<api_token>0042</api_token></object>",
         strict=False,
     )
@@ -156,10 +156,13 @@ def test_a_recursive_alias_is_a_syntax_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", ["!!int abc", "!custom foo"])
 def test_bad_yaml_values_are_reported_with_their_line(tmp_path: Path, value: str) -> None:
-    write(tmp_path, {
-        "beamline.yaml": BEAMLINE + "  probe: probe.yaml\n",
-        "probe.yaml": f"class: ProbeObject.ProbeObject\nconfiguration:\n  port: 1\n  anything: {value}\n",
-    })
+    write(
+        tmp_path,
+        {
+            "beamline.yaml": BEAMLINE + "  probe: probe.yaml\n",
+            "probe.yaml": f"class: ProbeObject.ProbeObject\nconfiguration:\n  port: 1\n  anything: {value}\n",
+        },
+    )
     problems = check_directory(tmp_path)
     assert [(type(p).__name__, p.line) for p in problems] == [("ConfigSyntaxError", 4)]
 
@@ -168,16 +171,24 @@ def test_a_site_module_on_sys_path_wins_over_mxcubecore_for_a_bare_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = tmp_path / "site_objects"
-    write(site, {"SiteOnlyMotor.py": (
-        "from mxcubecore.HardwareObjects.mockup.MotorMockup import MotorMockup\n"
-        "class SiteOnlyMotor(MotorMockup):\n    pass\n"
-    )})
+    write(
+        site,
+        {
+            "SiteOnlyMotor.py": (
+                "from mxcubecore.HardwareObjects.mockup.MotorMockup import MotorMockup\n"
+                "class SiteOnlyMotor(MotorMockup):\n    pass\n"
+            )
+        },
+    )
     monkeypatch.syspath_prepend(str(site))
-    write(tmp_path / "config", {
-        "beamline.yaml": BEAMLINE + "  phi: phi.xml\n  omega: omega.xml\n",
-        "phi.xml": '<object class="SiteOnlyMotor"/>',
-        "omega.xml": '<object class="MotorMockup"/>',
-    })
+    write(
+        tmp_path / "config",
+        {
+            "beamline.yaml": BEAMLINE + "  phi: phi.xml\n  omega: omega.xml\n",
+            "phi.xml": '<object class="SiteOnlyMotor"/>',
+            "omega.xml": '<object class="MotorMockup"/>',
+        },
+    )
     load_beamline(tmp_path / "config")
     assert type(HWR.beamline.get_object_by_role("phi")).__module__ == "SiteOnlyMotor"
     # mxcubecore's own modules keep their full name (one class, not two).
@@ -185,11 +196,14 @@ def test_a_site_module_on_sys_path_wins_over_mxcubecore_for_a_bare_name(
 
 
 def test_an_object_fetched_through_the_repository_in_init_is_the_shared_instance(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "beamline.yaml": BEAMLINE + "  asker: asker.xml\n  shared: shared.yaml\n",
-        "asker.xml": '<object class="ProbeObject"><lookup>/shared</lookup></object>',
-        "shared.yaml": "class: ProbeObject.ProbeObject\n",
-    })
+    write(
+        tmp_path,
+        {
+            "beamline.yaml": BEAMLINE + "  asker: asker.xml\n  shared: shared.yaml\n",
+            "asker.xml": '<object class="ProbeObject"><lookup>/shared</lookup></object>',
+            "shared.yaml": "class: ProbeObject.ProbeObject\n",
+        },
+    )
     load_beamline(tmp_path)
     asker = HWR.beamline.get_object_by_role("asker")
     assert asker.looked_up is HWR.beamline.get_object_by_role("shared")

@@ -29,7 +29,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 import yaml
@@ -116,7 +116,7 @@ def element_line(text: str, key: str) -> int:
     raise AssertionError(f"no <{key}> in the original file")
 
 
-def property_elements(path: Path) -> dict[str, Optional[str]]:
+def property_elements(path: Path) -> dict[str, str | None]:
     """Top-level property elements (not references, not comments) of an XML object file."""
     root = etree.parse(str(path)).getroot()
     return {
@@ -558,7 +558,7 @@ def test_cli_dry_run_prints_the_diff_and_writes_nothing(tmp_path: Path) -> None:
     result = cli(str(directory), "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "--- a/lims.xml" in result.stdout and "+++ b/lims.xml" in result.stdout
-    assert "+<object class=\"mxcubecore_lims.HardwareObjects.ProposalTypeISPyBLims\">" in result.stdout
+    assert '+<object class="mxcubecore_lims.HardwareObjects.ProposalTypeISPyBLims">' in result.stdout
     assert ": lost: " in result.stdout
     assert snapshot(directory) == before
 
@@ -639,7 +639,9 @@ def test_legacy_yaml_lims_object(tmp_path: Path, clean_repository: None) -> None
     )
     (directory / "lims.yaml").write_text(lims_yaml, encoding="utf-8")
     beamline = directory / "beamline.yaml"
-    beamline.write_text(beamline.read_text(encoding="utf-8").replace("lims: lims.xml", "lims: lims.yaml"), encoding="utf-8")
+    beamline.write_text(
+        beamline.read_text(encoding="utf-8").replace("lims: lims.xml", "lims: lims.yaml"), encoding="utf-8"
+    )
 
     report = migrate(directory)
 
@@ -676,7 +678,9 @@ def test_a_yaml_ldap_object_without_domain_is_carried_over_with_a_warning(tmp_pa
         encoding="utf-8",
     )
     beamline = directory / "beamline.yaml"
-    beamline.write_text(beamline.read_text(encoding="utf-8").replace("ldapconnection.xml", "ldapconnection.yaml"), encoding="utf-8")
+    beamline.write_text(
+        beamline.read_text(encoding="utf-8").replace("ldapconnection.xml", "ldapconnection.yaml"), encoding="utf-8"
+    )
     report = migrate(directory)
     assert report.ok, [str(p) for p in report.problems]
     (warning,) = findings_of(report, directory / "ldapconnection.yaml", "warning")

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
@@ -26,7 +27,7 @@ from mxcubecore_lims.testing.pytest_plugin import skip_or_fail
 pytestmark = pytest.mark.integration
 
 try:  # mxcubeweb is the peer these tests talk to: CI must have it
-    import mxcubeweb  # noqa: F401
+    import mxcubeweb
 except ImportError:  # pragma: no cover - depends on the installation
     mxcubeweb = None
 
@@ -64,22 +65,54 @@ ICAT_PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "staff": "staff-pw"}
 
 KINDS = {
     "esrf": Kind(
-        "esrf", True, ICAT_PASSWORDS, "alice", "bob", "MX-415", ("bob", "MX-3456", "alice"),
-        ("ICAT", "ISPyB"), {"ICAT": ICAT_SAMPLES, "ISPyB": ISPYB_SAMPLES}, "staff", "observer",
+        "esrf",
+        True,
+        ICAT_PASSWORDS,
+        "alice",
+        "bob",
+        "MX-415",
+        ("bob", "MX-3456", "alice"),
+        ("ICAT", "ISPyB"),
+        {"ICAT": ICAT_SAMPLES, "ISPyB": ISPYB_SAMPLES},
+        "staff",
+        "observer",
     ),
     "icat": Kind(
-        "icat", True, ICAT_PASSWORDS, "alice", "bob", "MX-415", ("bob", "MX-3456", "alice"),
-        ("ICAT",), {"ICAT": ICAT_SAMPLES}, "staff", "observer",
+        "icat",
+        True,
+        ICAT_PASSWORDS,
+        "alice",
+        "bob",
+        "MX-415",
+        ("bob", "MX-3456", "alice"),
+        ("ICAT",),
+        {"ICAT": ICAT_SAMPLES},
+        "staff",
+        "observer",
     ),
     "user": Kind(
-        "user", True, {"alice": "<ldap>", "bob": "<ldap>", "o'brien+x": "<ldap>"}, "alice", "bob", "MX415",
-        ("o'brien+x", "IDTEST0", "alice"), ("ISPyB",), {"ISPyB": ISPYB_SAMPLES},
+        "user",
+        True,
+        {"alice": "<ldap>", "bob": "<ldap>", "o'brien+x": "<ldap>"},
+        "alice",
+        "bob",
+        "MX415",
+        ("o'brien+x", "IDTEST0", "alice"),
+        ("ISPyB",),
+        {"ISPyB": ISPYB_SAMPLES},
     ),
     "proposal": Kind(
-        "proposal", False,
+        "proposal",
+        False,
         {"mx415": "mx415-password", "idtest0": "idtest0-password", "opid30": "opid30-password"},
-        "mx415", "mx415", "MX415", ("idtest0", "IDTEST0", "mx415"), ("ISPyB",), {"ISPyB": ISPYB_SAMPLES},
-        "opid30", "refused",
+        "mx415",
+        "mx415",
+        "MX415",
+        ("idtest0", "IDTEST0", "mx415"),
+        ("ISPyB",),
+        {"ISPyB": ISPYB_SAMPLES},
+        "opid30",
+        "refused",
     ),
 }
 
@@ -93,9 +126,20 @@ def ispyb_fixture_with_ldap_people() -> dict[str, Any]:
 
     data = YAML(typ="safe").load(DEFAULT_FIXTURE.read_text(encoding="utf-8"))
     data["persons"] += [
-        {"login": "bob", "password": "bob-password", "givenName": "Bob", "familyName": "Builder", "proposals": ["mx415"]},
-        {"login": "o'brien+x", "password": "ob-password", "givenName": "Flann", "familyName": "O'Brien",
-         "proposals": ["idtest0"]},
+        {
+            "login": "bob",
+            "password": "bob-password",
+            "givenName": "Bob",
+            "familyName": "Builder",
+            "proposals": ["mx415"],
+        },
+        {
+            "login": "o'brien+x",
+            "password": "ob-password",
+            "givenName": "Flann",
+            "familyName": "O'Brien",
+            "proposals": ["idtest0"],
+        },
     ]
     return data
 
@@ -126,7 +170,7 @@ def servers(slapd_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture(scope="module", params=list(KINDS))
 def web(request: pytest.FixtureRequest, servers: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """mxcubeweb with one of our LIMS objects in the lims role."""
+    """Mxcubeweb with one of our LIMS objects in the lims role."""
     from mxcubecore_lims.testing.mxcubeweb import MxcubewebServer
 
     kind = KINDS[request.param]
@@ -163,7 +207,9 @@ def browsers(web: Any) -> Iterator[Callable[[], Any]]:
 
 def session_id_of(info: dict[str, Any], proposal_name: str) -> str:
     """The id of the session named ``proposal_name`` on ID-DEMO in ``login_info``."""
-    names = {s["proposal_name"].replace("-", "").upper(): s for s in info["proposalList"] if s["beamline_name"] == "ID-DEMO"}
+    names = {
+        s["proposal_name"].replace("-", "").upper(): s for s in info["proposalList"] if s["beamline_name"] == "ID-DEMO"
+    }
     wanted = proposal_name.replace("-", "").upper()
     assert wanted in names, f"{proposal_name} not offered: {sorted(names)}"
     return str(names[wanted]["session_id"])
@@ -202,7 +248,9 @@ def test_login_with_the_right_password_reports_user_sessions_and_lims(web: Any, 
         assert {"session_id", "proposal_name", "code", "number", "is_scheduled_time"} <= set(session)
 
 
-@pytest.mark.parametrize("who", ["wrong password", "unknown user"] + [f"injection {n}" for n in range(len(INJECTION_NAMES))])
+@pytest.mark.parametrize(
+    "who", ["wrong password", "unknown user"] + [f"injection {n}" for n in range(len(INJECTION_NAMES))]
+)
 def test_a_bad_login_is_refused_and_leaves_nobody_logged_in(web: Any, browsers: Any, who: str) -> None:
     login_id, password = web.kind.login(web.kind.operator)
     if who == "wrong password":
@@ -331,10 +379,19 @@ def queue_and_run(browser: Any, sample: dict[str, Any], prefix: str, timeout: fl
         "checked": True,
         "sampleID": sample["sampleID"],
         "parameters": {
-            "first_image": 1, "num_images": queued.num_images, "osc_start": queued.osc_start,
-            "osc_range": queued.osc_range, "exp_time": queued.exp_time, "transmission": queued.transmission,
-            "energy": 12.7, "resolution": 2.0, "prefix": prefix, "subdir": f"{prefix}/", "shape": -1,
-            "take_snapshots": 1, "shutterless": True,
+            "first_image": 1,
+            "num_images": queued.num_images,
+            "osc_start": queued.osc_start,
+            "osc_range": queued.osc_range,
+            "exp_time": queued.exp_time,
+            "transmission": queued.transmission,
+            "energy": 12.7,
+            "resolution": 2.0,
+            "prefix": prefix,
+            "subdir": f"{prefix}/",
+            "shape": -1,
+            "take_snapshots": 1,
+            "shutterless": True,
         },
     }
     item = {
@@ -454,7 +511,9 @@ def test_a_collection_queued_in_mxcubeweb_reaches_the_lims(web: Any, browsers: A
     queued = queue_and_run(browser, sample, f"web-{web.kind.lims}")
     in_ispyb, in_icat = holds(web)
     if in_ispyb:
-        found = wait_for("ISPyB collection", lambda: ispyb_collection(web.servers.ispyb, queued), seen=lambda: ispyb_seen(web))
+        found = wait_for(
+            "ISPyB collection", lambda: ispyb_collection(web.servers.ispyb, queued), seen=lambda: ispyb_seen(web)
+        )
         assert_in_ispyb(web, queued, found)
     if in_icat:
         found = wait_for("ICAT dataset", lambda: icat_dataset(web.servers.icat, queued), seen=lambda: icat_seen(web))

@@ -104,8 +104,12 @@ def journal_waiting_records(tmp_path: Path, ispyb: Any, collections: int = 1) ->
         lims.update_data_collection(dc)
         for number in (1, 2):
             lims.store_image(
-                {"dataCollectionId": collection_id, "fileName": f"wait{n}_1_{number:05d}.cbf",
-                 "fileLocation": f"/data/mx415/wait{n}", "imageNumber": number}
+                {
+                    "dataCollectionId": collection_id,
+                    "fileName": f"wait{n}_1_{number:05d}.cbf",
+                    "fileLocation": f"/data/mx415/wait{n}",
+                    "imageNumber": number,
+                }
             )
     status = lims.outbox_status()
     pending = status["pending"]

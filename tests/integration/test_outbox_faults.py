@@ -12,8 +12,9 @@ from __future__ import annotations
 import collections
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import gevent
 import pytest
@@ -105,7 +106,9 @@ def make_esrf_lims(tmp_path: Path, icat: Any, ispyb: Any, **keys: str) -> Any:
         _xml("ProposalTypeISPyBLims", session, ispyb_properties(ispyb, **keys)), encoding="utf-8"
     )
     (config / "lims.xml").write_text(
-        _xml("ESRFLIMS", session + '<object href="/lims-icat" role="drac"/><object href="/lims-ispyb" role="ispyb"/>', {}),
+        _xml(
+            "ESRFLIMS", session + '<object href="/lims-icat" role="drac"/><object href="/lims-ispyb" role="ispyb"/>', {}
+        ),
         encoding="utf-8",
     )
     _beamline(config)
@@ -123,7 +126,7 @@ def icat_investigation_id(server: Any, name: str = "MX-415") -> str:
 
 
 def icat_login(lims: Any, server: Any) -> tuple[Any, list[dict[str, Any]]]:
-    """alice logged in, MX-415 active, its samples read (as test_icat_lims.alice_on_mx415)."""
+    """Alice logged in, MX-415 active, its samples read (as test_icat_lims.alice_on_mx415)."""
     lims.login("alice", "alice-pw", False)
     session = lims.set_active_session_by_id(icat_investigation_id(server))
     return session, lims.get_samples("ICAT")
@@ -143,7 +146,7 @@ def wavelength_of(number: int) -> float:
 
 
 def collection_dict(
-    number: int, directory: Path | str, session_id: Any, sample: Optional[dict[str, Any]] = None
+    number: int, directory: Path | str, session_id: Any, sample: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """``current_dc_parameters`` at the start of collection ``number``."""
     prefix = prefix_of(number)
@@ -160,7 +163,14 @@ def collection_dict(
             "suffix": "cbf",
         },
         "oscillation_sequence": [
-            {"start": 0.0, "range": 0.1, "number_of_images": 3, "exposure_time": 0.04, "overlap": 0, "start_image_number": 1}
+            {
+                "start": 0.0,
+                "range": 0.1,
+                "number_of_images": 3,
+                "exposure_time": 0.04,
+                "overlap": 0,
+                "start_image_number": 1,
+            }
         ],
         "resolution": {"upper": 1.8},
     }
@@ -198,10 +208,17 @@ class CallTimer:
 
 
 def collect(
-    lims: Any, number: int, directory: Path | str, session_id: Any, *, sample: Any = None,
-    images: int = 3, timer: Optional[CallTimer] = None, real_ids: bool = False,
+    lims: Any,
+    number: int,
+    directory: Path | str,
+    session_id: Any,
+    *,
+    sample: Any = None,
+    images: int = 3,
+    timer: CallTimer | None = None,
+    real_ids: bool = False,
 ) -> Any:
-    """store -> update -> update -> images -> status update -> finalize, as AbstractCollect.
+    """Store -> update -> update -> images -> status update -> finalize, as AbstractCollect.
 
     With ``real_ids`` (the LIMS is up and nothing waits), the ids returned must be real (positive).
     """
@@ -228,7 +245,12 @@ def collect(
         timed(
             "image",
             lims.store_image,
-            {"dataCollectionId": collection_id, "fileName": image_name(number, n), "fileLocation": str(directory), "imageNumber": n},
+            {
+                "dataCollectionId": collection_id,
+                "fileName": image_name(number, n),
+                "fileLocation": str(directory),
+                "imageNumber": n,
+            },
         )
     dc.update({"flux_end": 2.4e12, "status": "Data collection successful"})
     timed("update", lims.update_data_collection, dc)
@@ -344,7 +366,9 @@ def assert_icat_has_each_once(server: Any, numbers: range, images: int, data: Pa
     for dataset in datasets:
         number = int(dataset["name"][1:4])
         files = server.store.children("Dataset", dataset["id"], "datafiles")
-        assert sorted(f["name"] for f in files) == [image_name(number, n) for n in range(1, images + 1)], dataset["name"]
+        assert sorted(f["name"] for f in files) == [image_name(number, n) for n in range(1, images + 1)], dataset[
+            "name"
+        ]
         parameters = icat_parameters(server, dataset["id"])
         assert parameters["MX_status"] == "Data collection successful"
         assert parameters["MX_wavelength"] == pytest.approx(wavelength_of(number))
@@ -362,6 +386,7 @@ def assert_icat_has_each_once(server: Any, numbers: range, images: int, data: Pa
 #: As many as ISPyB's; an ICAT upload (metadata.json, a Dataset with its files
 #: and ~30 parameters) costs ~0.15 s, so this test takes about a minute.
 ICAT_BURST = 300
+
 
 def test_icat_burst_of_collections_survives_an_outage(tmp_path: Path, icat_server_factory: Any) -> None:
     """300 collections (own directory each); ICAT stopped after 100, back after 180: one Dataset each."""
@@ -417,7 +442,9 @@ def test_esrf_lims_both_down_mid_burst_every_collection_once_in_each(
         directory = data / prefix_of(number)
         directory.mkdir(parents=True)
         phase = "up" if number < 100 else ("down" if number < 180 else "back")
-        collect(lims, number, directory, session.session_id, sample=samples[0], real_ids=number < 100, timer=timers[phase])
+        collect(
+            lims, number, directory, session.session_id, sample=samples[0], real_ids=number < 100, timer=timers[phase]
+        )
     # While both are down no call waits for either. (After the restart a call
     # may wait for a member's backlog replay: see the xfail test in section 7.)
     assert timers["down"].longest() < 3.5, timers["down"].longest()
@@ -464,7 +491,9 @@ def test_ispyb_records_waiting_at_restart_are_delivered_by_the_next_mxcube(
     assert server.store.rows("DataCollection") == []
 
     server.start()
-    again = make_ispyb_lims(tmp_path, server, config_name="config-after-restart", outbox_file=str(journal), **FAST_OUTBOX)
+    again = make_ispyb_lims(
+        tmp_path, server, config_name="config-after-restart", outbox_file=str(journal), **FAST_OUTBOX
+    )
     assert again is not lims and again.outbox.path == journal
     assert not again.session_manager.users  # nobody logged in
     assert_drained(again, 20.0)
@@ -494,7 +523,9 @@ def test_icat_records_waiting_at_restart_wait_for_a_login_then_are_delivered(
 
     server.start()
     before = server.store.count("Dataset")
-    again = make_icat_lims(tmp_path, server, config_name="config-after-restart", outbox_file=str(journal), **FAST_OUTBOX)
+    again = make_icat_lims(
+        tmp_path, server, config_name="config-after-restart", outbox_file=str(journal), **FAST_OUTBOX
+    )
     assert again.outbox.path == journal
     assert not again.outbox.wait_delivered(3.0), "delivered with nobody logged in to ICAT"
     status = again.outbox_status()
@@ -514,7 +545,7 @@ def test_icat_records_waiting_at_restart_wait_for_a_login_then_are_delivered(
 def test_slow_ispyb_calls_return_at_the_call_timeout_and_nothing_is_sent_twice(
     tmp_path: Path, ispyb_server_factory: Any
 ) -> None:
-    """latency 1.5 s, outbox_call_timeout 0.5 s: every call returns well under 1.5 s; one row per write."""
+    """Latency 1.5 s, outbox_call_timeout 0.5 s: every call returns well under 1.5 s; one row per write."""
     server = ispyb_server_factory(db_path=tmp_path / "ispyb.sqlite")
     lims = make_ispyb_lims(tmp_path, server, outbox_call_timeout="0.5", outbox_retry_max="1")
     session = ispyb_login(lims)
@@ -561,7 +592,7 @@ def test_outbox_changed_signal_counts_up_while_down_and_back_to_zero(tmp_path: P
     gevent.sleep(0.1)
     pending = [status["pending"] for status in seen]
     assert pending[-1] == 0 and seen[-1]["failed"] == 0, seen[-1]
-    assert pending[pending.index(14):] == sorted(pending[pending.index(14):], reverse=True)
+    assert pending[pending.index(14) :] == sorted(pending[pending.index(14) :], reverse=True)
     assert seen[-1]["delivered"] >= 21
     assert_ispyb_has_each_once(server, range(3), images=3)
 
@@ -606,8 +637,23 @@ BeamlineConfig = collections.namedtuple(
 )
 
 SETUP = BeamlineConfig(
-    "DEMO", "/data", 0.04, 0.01, "cbf", "Pilatus", "DECTRIS", "PILATUS3 6M", 0.172, 0.172,
-    [], "Toroidal", "Si111", 0.0, 0.0, 0.99, "",
+    "DEMO",
+    "/data",
+    0.04,
+    0.01,
+    "cbf",
+    "Pilatus",
+    "DECTRIS",
+    "PILATUS3 6M",
+    0.172,
+    0.172,
+    [],
+    "Toroidal",
+    "Si111",
+    0.0,
+    0.0,
+    0.99,
+    "",
 )
 
 
@@ -656,5 +702,7 @@ def test_ispyb_down_mid_store_leaves_no_extra_rows(tmp_path: Path, ispyb_server_
     assert collection_id < 0 and lims.outbox_status()["pending"] == 1
     server.start()
     assert_drained(lims, 20.0)
-    counts = {table: len(server.store.rows(table)) for table in ("BeamLineSetup", "DataCollectionGroup", "DataCollection")}
+    counts = {
+        table: len(server.store.rows(table)) for table in ("BeamLineSetup", "DataCollectionGroup", "DataCollection")
+    }
     assert counts == {"BeamLineSetup": 1, "DataCollectionGroup": 1, "DataCollection": 1}

@@ -115,9 +115,7 @@ def test_seeded_user_binds_with_its_password(slapd_server: SlapdServer, user: Se
 
 
 @pytest.mark.parametrize("user", USERS_WITH_PASSWORDS, ids=lambda user: user.uid)
-def test_seeded_user_is_refused_with_a_wrong_password(
-    slapd_server: SlapdServer, user: SeedUser
-) -> None:
+def test_seeded_user_is_refused_with_a_wrong_password(slapd_server: SlapdServer, user: SeedUser) -> None:
     for wrong in (user.password + "x", user.password.upper(), "alice-secret "):
         connection = connect(slapd_server, slapd_server.user_dn(user.uid), wrong)
         assert not connection.bound
@@ -140,9 +138,7 @@ def test_empty_password_is_refused_by_client_and_server(slapd_server: SlapdServe
     ldapwhoami = shutil.which("ldapwhoami")
     if ldapwhoami:
         command = [ldapwhoami, "-x", "-H", slapd_server.uri, "-D", slapd_server.user_dn("alice")]
-        result = subprocess.run(
-            [*command, "-w", ""], capture_output=True, text=True, timeout=30, check=False
-        )
+        result = subprocess.run([*command, "-w", ""], capture_output=True, text=True, timeout=30, check=False)
         assert result.returncode == 53 and "unauthenticated bind" in result.stderr
 
 
@@ -261,7 +257,7 @@ def test_ldaps_verifies_against_the_test_ca(slapd_tls_server: SlapdServer) -> No
 
 
 def test_ldaps_with_the_wrong_ca_is_refused(slapd_tls_server: SlapdServer) -> None:
-    with pytest.raises(LDAPSocketOpenError, match="(?i)certificate"):
+    with pytest.raises(LDAPSocketOpenError, match=r"(?i)certificate"):
         connect(slapd_tls_server.ldaps_uri, tls=verified_tls(slapd_tls_server.other_ca_file))
 
 
@@ -276,7 +272,7 @@ def test_starttls_upgrades_the_plain_port(slapd_tls_server: SlapdServer) -> None
     assert zoe.tls_started and zoe.bound, zoe.result
     assert not zoe.server.ssl, "the plain port, upgraded"
     # The wrong CA fails the upgrade the same way.
-    with pytest.raises(LDAPException, match="(?i)certificate"):
+    with pytest.raises(LDAPException, match=r"(?i)certificate"):
         connect(
             slapd_tls_server.uri,
             tls=verified_tls(slapd_tls_server.other_ca_file),
@@ -398,7 +394,7 @@ def test_deadline_error_includes_the_output_of_a_hung_server(tmp_path: Path) -> 
     fake.write_text("#!/bin/sh\necho 'fake slapd: pretending to start'\nexec sleep 60\n")
     fake.chmod(0o755)
     server = SlapdServer(slapd_path=fake, seed=None, ready_timeout=0.5)
-    with pytest.raises(SlapdStartError, match="did not answer within 0.5 s") as raised:
+    with pytest.raises(SlapdStartError, match=r"did not answer within 0\.5 s") as raised:
         server.start()
     assert "pretending to start" in str(raised.value)
     assert raised.value.returncode is None and not server.is_running
@@ -424,9 +420,7 @@ def test_first_start_moves_to_new_ports_when_one_was_taken(
         taken = squatter.getsockname()[1]
         ports = iter([taken])
         real_free_port = slapd_module.free_port
-        monkeypatch.setattr(
-            slapd_module, "free_port", lambda host: next(ports, None) or real_free_port(host)
-        )
+        monkeypatch.setattr(slapd_module, "free_port", lambda host: next(ports, None) or real_free_port(host))
         server = slapd_factory()
         assert server.port != taken
         assert "errno=98" in server.log_text() or "in use" in server.log_text()
@@ -467,9 +461,7 @@ def test_yaml_seed_loads_and_binds(tmp_path: Path, slapd_factory: Factory) -> No
 
 def test_yaml_seed_errors_name_file_line_and_key(tmp_path: Path) -> None:
     seed_file = tmp_path / "seed.yaml"
-    seed_file.write_text(
-        "users:\n  - uid: eve\n    cn: Eve\n    sn: E\n    mail: e@x\n    password: 123\n"
-    )
+    seed_file.write_text("users:\n  - uid: eve\n    cn: Eve\n    sn: E\n    mail: e@x\n    password: 123\n")
     with pytest.raises(ConfigValueError) as raised:
         load_seed_yaml(seed_file)
     assert (raised.value.file, raised.value.line) == (str(seed_file), 6)

@@ -70,7 +70,9 @@ def test_check_names_each_trap_with_file_and_line(traps: Path) -> None:
     assert extensionless.startswith(f"{traps / 'beamline.yaml'}:4: objects entry 'energy: energy'")
     assert "skips it without a word; write 'energy.yaml'" in extensionless
     assert xml_to_yaml.startswith(f"{traps / 'session.xml'}:2: reference '/phi' (role phi) is the YAML file phi.yaml")
-    assert expansion.startswith(f"{traps / 'session.xml'}:3: 'beamline_name' holds a reference (${{env:STOCK_TRAP_BEAMLINE}})")
+    assert expansion.startswith(
+        f"{traps / 'session.xml'}:3: 'beamline_name' holds a reference (${{env:STOCK_TRAP_BEAMLINE}})"
+    )
     assert "ID99" not in expansion, "a warning shows the reference, never its value"
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import gevent
 import pytest

@@ -8,7 +8,7 @@ under test is everything :class:`AbstractLims` does around those hooks.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Optional
+from typing import Any
 
 from mxcubecore_lims.errors import LimsAuthenticationError
 from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims
@@ -81,7 +81,7 @@ class MemoryLims(AbstractLims):
     def _write_data_collection_end(self, collection):
         self._record("data_collection_end", collection)
 
-    def _write_data_collection_group(self, group) -> Optional[int]:
+    def _write_data_collection_group(self, group) -> int | None:
         return self._record("data_collection_group", group)
 
     def _write_beamline_setup(self, session_id, setup):

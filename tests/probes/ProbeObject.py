@@ -6,7 +6,7 @@ Module and class share a name, as mxcubecore's XML loader needs.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from mxcubecore.BaseHardwareObjects import HardwareObject
 from pydantic import BaseModel, SecretStr
@@ -32,11 +32,11 @@ class ProbeObject(HardwareObject):
         enabled: bool = False
         ratio: float = 0.0
         tags: list[str] = []
-        endpoint: Optional[Endpoint] = None
-        password: Optional[SecretStr] = None
-        label: Optional[str] = None
+        endpoint: Endpoint | None = None
+        password: SecretStr | None = None
+        label: str | None = None
         anything: Any = None
-        lookup: Optional[str] = None
+        lookup: str | None = None
         """An object name to fetch from mxcubecore's repository in init()."""
 
     def _init(self) -> None:

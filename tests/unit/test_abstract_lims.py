@@ -88,9 +88,7 @@ def test_sessions_changed_is_not_emitted_when_nothing_changed(lims: MemoryLims, 
     assert signals == [["s1", "s2"]]
 
 
-def test_removing_a_user_widens_the_selection_and_keeps_the_active_session(
-    lims: MemoryLims, signals: list
-) -> None:
+def test_removing_a_user_widens_the_selection_and_keeps_the_active_session(lims: MemoryLims, signals: list) -> None:
     lims.login("alice", "a-pw")
     lims.login("bob", "b-pw")
     active = lims.set_active_session_by_id("s2")
@@ -184,16 +182,13 @@ def test_a_bad_collection_dict_is_a_typed_error_and_writes_nothing(lims: MemoryL
 
 def test_every_store_method_returns_the_shape_its_callers_unpack(lims: MemoryLims) -> None:
     assert lims._store_data_collection_group({"sessionId": "s1", "experimentType": "OSC"}) == 1000
-    assert lims.store_image(
-        {"dataCollectionId": 1, "fileName": "x_0001.cbf", "fileLocation": "/d", "imageNumber": 1}
-    ) == 1001
+    assert (
+        lims.store_image({"dataCollectionId": 1, "fileName": "x_0001.cbf", "fileLocation": "/d", "imageNumber": 1})
+        == 1001
+    )
     assert lims.store_robot_action({"actionType": "LOAD", "sessionId": "s1", "status": "SUCCESS"}) == 1002
-    assert lims.store_energy_scan({"sessionId": "s1", "element": "Se", "edgeEnergy": "K"}) == {
-        "energyScanId": 1003
-    }
-    assert lims.store_xfe_spectrum({"sessionId": "s1", "exposureTime": 1.0}) == {
-        "xfeFluorescenceSpectrumId": 1004
-    }
+    assert lims.store_energy_scan({"sessionId": "s1", "element": "Se", "edgeEnergy": "K"}) == {"energyScanId": 1003}
+    assert lims.store_xfe_spectrum({"sessionId": "s1", "exposureTime": 1.0}) == {"xfeFluorescenceSpectrumId": 1004}
     assert lims.store_workflow({"workflow_type": "MeshScan", "status": "Started"}) == (1005, 1006, 1007)
     lims.finalize_data_collection({"collection_id": 1000, "status": "Data collection successful"})
     lims.update_bl_sample({"blSampleId": 11, "lastKnownCentringPosition": "phi=0"})
@@ -270,7 +265,10 @@ def test_mxcubecore_attribute_and_method_names_work(lims: MemoryLims, signals: l
 @pytest.mark.parametrize(
     "call, bad",
     [
-        ("store_robot_action", {"actionType": "LOAD", "startTime": "2024-05-01 12:00:00", "endTime": "2024-05-01 10:00:00"}),
+        (
+            "store_robot_action",
+            {"actionType": "LOAD", "startTime": "2024-05-01 12:00:00", "endTime": "2024-05-01 10:00:00"},
+        ),
         ("store_image", {"dataCollectionId": 1, "imageNumber": "first"}),
         ("update_bl_sample", {"blSampleId": "not-an-id", "lastKnownCentringPosition": 5j}),
     ],

@@ -56,7 +56,11 @@ def test_tiny_run_prints_the_table_and_writes_a_consistent_json(tmp_path):
     out = result.stdout
 
     # The table.
-    assert re.search(r"^ICAT client benchmark: emulator at http://127\.0\.0\.1:\d+, investigation MX-415 .*not representative", out, re.M), out
+    assert re.search(
+        r"^ICAT client benchmark: emulator at http://127\.0\.0\.1:\d+, investigation MX-415 .*not representative",
+        out,
+        re.M,
+    ), out
     assert "20 generated investigations (3 offered to alice), 30 samples, 3 datasets of " in out
     assert "2 rounds (2 traced; medians)" in out
     assert "the floor does not" in out
@@ -93,14 +97,21 @@ def test_tiny_run_prints_the_table_and_writes_a_consistent_json(tmp_path):
     assert ours["login"]["requests"] >= floor["login"]["requests"]
     for op, ratio in report["ratios"].items():
         assert ratio["ours_over_floor"] == pytest.approx(ours[op]["median_ms"] / floor[op]["median_ms"])
-        paired = [a / b for a, b in zip(ours[op]["ms"], floor[op]["ms"])]
+        paired = [a / b for a, b in zip(ours[op]["ms"], floor[op]["ms"], strict=False)]
         assert ratio["ours_over_floor_per_round_median"] == pytest.approx(statistics.median(paired))
-        assert ratio["peak_ours_over_floor"] == pytest.approx(ours[op]["median_peak_bytes"] / floor[op]["median_peak_bytes"])
+        assert ratio["peak_ours_over_floor"] == pytest.approx(
+            ours[op]["median_peak_bytes"] / floor[op]["median_peak_bytes"]
+        )
 
 
 def test_bad_arguments_exit_2():
-    for arguments in (["--samples", "0"], ["--datasets", "0"], ["--repeat", "0"], ["--investigations", "-1"],
-                      ["--traced-rounds", "0"]):
+    for arguments in (
+        ["--samples", "0"],
+        ["--datasets", "0"],
+        ["--repeat", "0"],
+        ["--investigations", "-1"],
+        ["--traced-rounds", "0"],
+    ):
         with pytest.raises(SystemExit) as exit_info:
             bench.parse_arguments(arguments)
         assert exit_info.value.code == 2
@@ -155,8 +166,12 @@ def test_fixture_and_the_sessions_it_implies():
     assert len({s["name"] for s in mx415["samples"]}) == 37
     for sample in mx415["samples"]:
         params = sample["params"]
-        assert {"SampleChanger_position", "SampleTrackingContainer_position", "SampleTrackingContainer_name",
-                "SampleProtein_acronym"} <= set(params)
+        assert {
+            "SampleChanger_position",
+            "SampleTrackingContainer_position",
+            "SampleTrackingContainer_name",
+            "SampleProtein_acronym",
+        } <= set(params)
         assert 1 <= int(params["SampleTrackingContainer_position"]) <= 16
     generated = data["investigations"][1:]
     assert len(generated) == 40 and len({i["name"] for i in generated}) == 40
@@ -167,5 +182,14 @@ def test_fixture_and_the_sessions_it_implies():
     assert bench.expected_sessions(data) == 5
     assert bench.expected_sessions(bench.make_fixture(0, 1)) == 1
     # Only the reference data of the shipped fixture are kept.
-    assert set(data) == {"facility", "logins", "users", "instruments", "investigation_types", "dataset_types",
-                         "sample_types", "parameter_types", "investigations"}
+    assert set(data) == {
+        "facility",
+        "logins",
+        "users",
+        "instruments",
+        "investigation_types",
+        "dataset_types",
+        "sample_types",
+        "parameter_types",
+        "investigations",
+    }

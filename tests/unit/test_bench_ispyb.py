@@ -86,7 +86,7 @@ def test_json_report_of_a_tiny_run():
         stock, mine, low = (clients[key]["operations"][op] for key in bench.CLIENTS)
         assert ratio["stock_over_ours"] == pytest.approx(stock["median_ms"] / mine["median_ms"])
         assert ratio["ours_over_floor"] == pytest.approx(mine["median_ms"] / low["median_ms"])
-        paired = [a / b for a, b in zip(stock["ms"], mine["ms"])]
+        paired = [a / b for a, b in zip(stock["ms"], mine["ms"], strict=False)]
         assert ratio["stock_over_ours_per_round_median"] == pytest.approx(statistics.median(paired))
         assert ratio["peak_stock_over_ours"] == pytest.approx(stock["median_peak_bytes"] / mine["median_peak_bytes"])
         assert ratio["peak_ours_over_floor"] == pytest.approx(mine["median_peak_bytes"] / low["median_peak_bytes"])
@@ -99,7 +99,9 @@ def test_table_report_of_a_tiny_run():
     result = _run_script(*TINY)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert re.search(r"^ISPyB client benchmark: emulator at http://127\.0\.0\.1:\d+, proposal mx415 .*not representative", out, re.M), out
+    assert re.search(
+        r"^ISPyB client benchmark: emulator at http://127\.0\.0\.1:\d+, proposal mx415 .*not representative", out, re.M
+    ), out
     assert "TCP_NODELAY set by the benchmark" in out
     assert "20 samples, 3 data collections stored and updated, 7 images; 2 rounds (medians)" in out
     assert "verified: every pass of every client" in out
@@ -186,7 +188,7 @@ def test_template_puts_the_floors_ids_back():
 
 def test_the_id_of_a_store_answer_is_read():
     answer = (
-        b"<soap:Body><ns2:storeOrUpdateImageResponse xmlns:ns2=\"x\"><imageId>42</imageId>"
+        b'<soap:Body><ns2:storeOrUpdateImageResponse xmlns:ns2="x"><imageId>42</imageId>'
         b"</ns2:storeOrUpdateImageResponse></soap:Body>"
     )
     assert bench._RETURN_INT.search(answer).group(2) == b"42"

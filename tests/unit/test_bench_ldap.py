@@ -86,7 +86,7 @@ def test_json_report_of_a_tiny_run():
     ours, theirs = sequential["ours"], sequential["mxcubecore"]
     assert sequential["ratio"]["median"] == pytest.approx(ours["median_ms"] / theirs["median_ms"])
     assert sequential["ratio"]["p95"] == pytest.approx(ours["p95_ms"] / theirs["p95_ms"])
-    paired = [mine / other for mine, other in zip(ours["ms"], theirs["ms"])]
+    paired = [mine / other for mine, other in zip(ours["ms"], theirs["ms"], strict=False)]
     assert sequential["ratio"]["per_round_median"] == pytest.approx(statistics.median(paired))
 
     concurrent = report["concurrent"]
@@ -109,7 +109,9 @@ def test_table_report_of_a_tiny_run():
     result = _run_script(*TINY)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert re.search(r"^LDAP authenticator benchmark: slapd at ldap://127\.0\.0\.1:\d+ .*not representative", out, re.M), out
+    assert re.search(
+        r"^LDAP authenticator benchmark: slapd at ldap://127\.0\.0\.1:\d+ .*not representative", out, re.M
+    ), out
     assert "both configured with ldaphost=127.0.0.1, ldapport=" in out
     assert "verified: both accept a good password and refuse a wrong one" in out
     number = r"\s+[\d.]+"
@@ -180,12 +182,13 @@ def test_main_refuses_to_report_and_exits_1(monkeypatch, capsys):
 def test_a_burst_with_failed_logins_is_reported_as_such():
     bursts = {
         "mxcubecore": [bench.Burst(0.05, 0.04, 3), bench.Burst(0.06, 0.05, 3)],
-        "ours": [bench.Burst(0.1, 0.01, 2, ["LdapUnavailableError: no LDAP server answered"]), bench.Burst(0.1, 0.01, 3)],
+        "ours": [
+            bench.Burst(0.1, 0.01, 2, ["LdapUnavailableError: no LDAP server answered"]),
+            bench.Burst(0.1, 0.01, 3),
+        ],
     }
     latencies = {"mxcubecore": [0.001, 0.002], "ours": [0.004, 0.005]}
-    authenticators = [
-        bench.AuthenticatorUnderTest(key, key, None, {"ldaphost": "127.0.0.1"}) for key in KEYS
-    ]
+    authenticators = [bench.AuthenticatorUnderTest(key, key, None, {"ldaphost": "127.0.0.1"}) for key in KEYS]
     server = Namespace(uri="ldap://127.0.0.1:1", suffix="dc=example,dc=org", _slapd="/usr/sbin/slapd")
     arguments = Namespace(logins=2, warmup=0, rounds=2, concurrency=3)
     report = bench.summarise(arguments, server, authenticators, latencies, bursts)

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from mxcubecore import HardwareRepository as HWR
 
 SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "bench_loader.py"
@@ -111,7 +110,7 @@ def test_json_report_of_a_tiny_run():
     ours, theirs = report["loaders"]["ours"], report["loaders"]["mxcubecore"]
     assert report["ratio"]["time"] == pytest.approx(ours["median_seconds"] / theirs["median_seconds"])
     assert report["ratio"]["peak_memory"] == pytest.approx(ours["median_peak_bytes"] / theirs["median_peak_bytes"])
-    paired = [mine / other for mine, other in zip(ours["seconds"], theirs["seconds"])]
+    paired = [mine / other for mine, other in zip(ours["seconds"], theirs["seconds"], strict=False)]
     assert report["ratio"]["time_per_round_median"] == pytest.approx(statistics.median(paired))
 
 

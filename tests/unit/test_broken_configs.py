@@ -178,9 +178,7 @@ def test_check_reports_the_problem(case, tmp_path, clean_repository, case_enviro
 
     assert HWR._instance is None and HWR.beamline is None, "check registered a beamline"
     assert all(isinstance(problem, errors.LimsConfigError) for problem in problems)
-    found = [
-        (type(problem), actual_path(problem.file), problem.line) for problem in problems
-    ]
+    found = [(type(problem), actual_path(problem.file), problem.line) for problem in problems]
     wanted = (expected["error_class"], expected_path(copy, expected["file"]), expected["line"])
     if expected.get("checked", True):
         assert wanted in found, "\n".join(describe(problem) for problem in problems) or "no problems"

@@ -92,7 +92,10 @@ def test_check_warns_about_legacy_classes_and_deprecated_keys(tmp_path: Path) ->
 def test_describe_command() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mxcubecore_lims.cli", "describe", "UserTypeISPyBLims"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("## UserTypeISPyBLims") and "`ws_root`" in result.stdout

@@ -8,9 +8,7 @@ from mxcubecore.HardwareObjects.abstract import AbstractLims as core
 from mxcubecore_lims import errors
 
 
-@pytest.mark.parametrize(
-    "name", ["LimsMetadataGatherError", "LimsMetadataWriteError", "LimsMetadataUploadError"]
-)
+@pytest.mark.parametrize("name", ["LimsMetadataGatherError", "LimsMetadataWriteError", "LimsMetadataUploadError"])
 def test_mxcubecore_metadata_errors_are_caught_by_either_root(name: str) -> None:
     ours = getattr(errors, name)
     assert getattr(errors, name) is ours, "created once"

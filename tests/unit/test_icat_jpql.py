@@ -20,8 +20,8 @@ from icat.query import Query
 
 from mxcubecore_lims.testing.icat import schema
 from mxcubecore_lims.testing.icat.jpql import (
-    NoSuchObjectError,
     Node,
+    NoSuchObjectError,
     PrivilegesError,
     QueryError,
     get,
@@ -142,12 +142,39 @@ def graph() -> MemoryGraph:
     g.add("InvestigationType", 5, name="MX", facility=1)
     g.add("User", 20, name="simple/jdoe", fullName="John Doe")
     g.add("User", 21, name="simple/other", fullName="O'Brien")
-    g.add("Investigation", 100, name="MX-1", visitId="v1", title="Lysozyme", facility=1, type=5,
-          startDate=_ts(2024, 1, 10, 9, 0), fileSize=100)
-    g.add("Investigation", 101, name="MX-2", visitId="v1", title="Thaumatin", facility=1, type=5,
-          startDate=_ts(2024, 2, 10, 9, 0), fileSize=300)
-    g.add("Investigation", 102, name="MX-3", visitId="v2", title="lysozyme again", facility=1, type=5,
-          startDate=None, fileSize=None)
+    g.add(
+        "Investigation",
+        100,
+        name="MX-1",
+        visitId="v1",
+        title="Lysozyme",
+        facility=1,
+        type=5,
+        startDate=_ts(2024, 1, 10, 9, 0),
+        fileSize=100,
+    )
+    g.add(
+        "Investigation",
+        101,
+        name="MX-2",
+        visitId="v1",
+        title="Thaumatin",
+        facility=1,
+        type=5,
+        startDate=_ts(2024, 2, 10, 9, 0),
+        fileSize=300,
+    )
+    g.add(
+        "Investigation",
+        102,
+        name="MX-3",
+        visitId="v2",
+        title="lysozyme again",
+        facility=1,
+        type=5,
+        startDate=None,
+        fileSize=None,
+    )
     g.add("InvestigationInstrument", 200, investigation=100, instrument=10)
     g.add("InvestigationInstrument", 201, investigation=101, instrument=11)
     g.add("InvestigationInstrument", 202, investigation=101, instrument=10)

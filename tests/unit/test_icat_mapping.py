@@ -8,7 +8,7 @@ python-icat entities from the emulated server.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace as Obj
 
@@ -36,17 +36,17 @@ def _param(name: str, **value: object) -> Obj:
 
 
 def _investigation(**overrides: object) -> Obj:
-    values = dict(
-        id=103,
-        name="MX-415",
-        title="Lysozyme",
-        summary=None,
-        startDate=datetime(2026, 11, 22, 8, tzinfo=timezone.utc),
-        endDate=datetime(2026, 11, 25, 8, tzinfo=timezone.utc),
-        type=Obj(name="MX"),
-        investigationInstruments=[Obj(instrument=Obj(name="ID-OTHER")), Obj(instrument=Obj(name="ID-DEMO"))],
-        parameters=[_param("Id", stringValue="415")],
-    )
+    values = {
+        "id": 103,
+        "name": "MX-415",
+        "title": "Lysozyme",
+        "summary": None,
+        "startDate": datetime(2026, 11, 22, 8, tzinfo=UTC),
+        "endDate": datetime(2026, 11, 25, 8, tzinfo=UTC),
+        "type": Obj(name="MX"),
+        "investigationInstruments": [Obj(instrument=Obj(name="ID-OTHER")), Obj(instrument=Obj(name="ID-DEMO"))],
+        "parameters": [_param("Id", stringValue="415")],
+    }
     values.update(overrides)
     return Obj(**values)
 
@@ -62,7 +62,7 @@ def test_investigation_becomes_the_session_mxcubeweb_reads() -> None:
     # The host beamline wins over the first instrument listed.
     assert session.beamline_name == "ID-DEMO" and session.is_scheduled_beamline
     assert session.is_scheduled_time and not session.is_rescheduled
-    assert session.start_date == datetime(2026, 11, 22, 8, tzinfo=timezone.utc).astimezone().strftime("%Y%m%d")
+    assert session.start_date == datetime(2026, 11, 22, 8, tzinfo=UTC).astimezone().strftime("%Y%m%d")
     assert session.data_portal_URL == "https://d/103" and session.user_portal_URL == "https://u/415"
     assert session.logbook_URL is None
 
@@ -209,8 +209,14 @@ def test_names_and_alternative_names_are_stable() -> None:
 
 def test_energy_scan_and_spectrum_records() -> None:
     scan = EnergyScan.from_legacy(
-        {"element": "Se", "edgeEnergy": "K", "peakEnergy": 12.66, "startTime": "2026-11-23 07:00:00",
-         "scanFileFullPath": "/d/scan/se.raw", "workingDirectory": "/d/scan"}
+        {
+            "element": "Se",
+            "edgeEnergy": "K",
+            "peakEnergy": 12.66,
+            "startTime": "2026-11-23 07:00:00",
+            "scanFileFullPath": "/d/scan/se.raw",
+            "workingDirectory": "/d/scan",
+        }
     )
     record = energy_scan_record(scan)
     assert record.parameters["MX_scanType"] == "energy_scan" and record.parameters["MX_element"] == "Se"

@@ -28,8 +28,5 @@ def test_runtime_module_does_not_import_testing(module: str) -> None:
 
 @pytest.mark.parametrize("module", ["mxcubecore_lims.errors", "mxcubecore_lims.config.lookup"])
 def test_bottom_layers_do_not_import_mxcubecore(module: str) -> None:
-    code = (
-        f"import sys, importlib; importlib.import_module({module!r}); "
-        "sys.exit('mxcubecore' in sys.modules)"
-    )
+    code = f"import sys, importlib; importlib.import_module({module!r}); sys.exit('mxcubecore' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -13,7 +13,20 @@ from mxcubecore_lims.ldap.settings import LdapSettings, domain_to_dn, legacy_bas
 
 @pytest.mark.parametrize(
     "username",
-    ["", "   ", None, 42, "a\x00b", "a\nb", "tab\there", "zero\u200bwidth", "rtl\u202eevil", "x" * 257, " lead", "trail "],
+    [
+        "",
+        "   ",
+        None,
+        42,
+        "a\x00b",
+        "a\nb",
+        "tab\there",
+        "zero\u200bwidth",
+        "rtl\u202eevil",
+        "x" * 257,
+        " lead",
+        "trail ",
+    ],
 )
 def test_bad_user_names_are_refused_before_any_bind(username: object) -> None:
     with pytest.raises(LdapInvalidInputError) as caught:

@@ -1,5 +1,6 @@
-"""Legacy dict models: real producer shapes round-trip, values are typed, bad
-values raise LimsDataError naming the legacy key.
+"""Legacy dict models: real producer shapes round-trip, values are typed, bad values are named.
+
+A bad value raises LimsDataError naming the legacy key.
 
 Wherever mxcubecore can build a dict without a beamline, its own code builds
 it here: ``to_collect_dict``, ``AbstractCollect``'s LIMS methods,
@@ -26,8 +27,6 @@ from typing import Any
 
 import gevent
 import pytest
-from suds.sudsobject import Factory
-
 from mxcubecore import HardwareRepository as HWR
 from mxcubecore.HardwareObjects.abstract import AbstractCollect as abstract_collect
 from mxcubecore.HardwareObjects.abstract import (
@@ -43,6 +42,7 @@ from mxcubecore.HardwareObjects.ESRF import ESRFEnergyScan as esrf_energy_scan
 from mxcubecore.model import queue_model_objects as qmo
 from mxcubecore.model.queue_model_enumerables import CENTRING_METHOD
 from mxcubecore.queue_entry import base_queue_entry
+from suds.sudsobject import Factory
 
 from mxcubecore_lims.errors import LimsDataError
 from mxcubecore_lims.model import (
@@ -134,9 +134,7 @@ def wait_for(condition, timeout: float = 5.0) -> None:
 def lims(monkeypatch: pytest.MonkeyPatch) -> RecordingLims:
     """A recording LIMS on a fake ``HWR.beamline``; tests add hardware to it."""
     recorder = RecordingLims()
-    monkeypatch.setattr(
-        HWR, "beamline", ns(lims=recorder, session=ns(session_id=1234)), raising=False
-    )
+    monkeypatch.setattr(HWR, "beamline", ns(lims=recorder, session=ns(session_id=1234)), raising=False)
     return recorder
 
 
@@ -201,9 +199,7 @@ def collect(lims: RecordingLims, collect_dict: dict, tmp_path: Path) -> Collect:
     )
     HWR.beamline.__dict__.update(
         machine_info=None,
-        diffractometer=ns(
-            in_plate_mode=False, omega=ns(set_value_relative=lambda angle: None)
-        ),
+        diffractometer=ns(in_plate_mode=False, omega=ns(set_value_relative=lambda angle: None)),
         sample_changer=ns(getLoadedSample=lambda: loaded),
         flux=ns(get_value=lambda: 3.2e12),
         energy=ns(get_wavelength=lambda: 0.976),
@@ -283,9 +279,7 @@ def test_to_collect_dict_round_trips_with_typed_values(collect_dict: dict) -> No
     assert model.to_legacy()["processing"] == "True"
 
 
-def test_abstract_collect_store_and_update_dicts_round_trip(
-    collect: Collect, lims: RecordingLims
-) -> None:
+def test_abstract_collect_store_and_update_dicts_round_trip(collect: Collect, lims: RecordingLims) -> None:
     (stored, _bl_config) = lims.args("store_data_collection")[0]
     updates = [args[0] for args in lims.args("update_data_collection")]
     assert len(updates) == 2
@@ -316,9 +310,7 @@ def test_abstract_collect_store_and_update_dicts_round_trip(
     ]
 
 
-def test_abstract_collect_beamline_namedtuple(
-    collect: Collect, lims: RecordingLims
-) -> None:
+def test_abstract_collect_beamline_namedtuple(collect: Collect, lims: RecordingLims) -> None:
     (_stored, bl_config) = lims.args("store_data_collection")[0]
     assert isinstance(bl_config, abstract_collect.BeamlineConfig)
 
@@ -375,9 +367,7 @@ def test_store_beamline_setup_dict_round_trips() -> None:
     assert setup.to_namedtuple().detector_px == 2463
 
 
-def test_update_bl_sample_dicts_round_trip(
-    collect: Collect, lims: RecordingLims
-) -> None:
+def test_update_bl_sample_dicts_round_trip(collect: Collect, lims: RecordingLims) -> None:
     (sample,) = lims.args("update_bl_sample")[0]
 
     model = SampleUpdate.from_legacy(sample)
@@ -390,9 +380,7 @@ def test_update_bl_sample_dicts_round_trip(
     assert SampleUpdate.from_legacy({}).to_legacy() == {}
 
 
-def test_abstract_collect_image_round_trips(
-    collect: Collect, lims: RecordingLims
-) -> None:
+def test_abstract_collect_image_round_trips(collect: Collect, lims: RecordingLims) -> None:
     (image,) = lims.args("store_image")[0]
 
     model = Image.from_legacy(image)
@@ -431,9 +419,7 @@ def test_abstract_multi_collect_image_shape_round_trips() -> None:
     assert model.synchrotron_current == "199.8 mA"
 
 
-def test_legacy_output_feeds_ispyb_value_factory(
-    collect: Collect, lims: RecordingLims
-) -> None:
+def test_legacy_output_feeds_ispyb_value_factory(collect: Collect, lims: RecordingLims) -> None:
     """ISPyB's own converter builds the same value objects from to_legacy()."""
     (update,) = lims.args("update_data_collection")[-1]
     client = ns(factory=ns(create=lambda type_name: ns()))
@@ -446,9 +432,7 @@ def test_legacy_output_feeds_ispyb_value_factory(
             made.pop("endTime")  # datetime.now()
         return collection, group
 
-    assert value_objects(DataCollection.from_legacy(update).to_legacy()) == (
-        value_objects(update)
-    )
+    assert value_objects(DataCollection.from_legacy(update).to_legacy()) == (value_objects(update))
 
 
 def test_ssx_finalize_parameters_keep_their_objects() -> None:
@@ -539,9 +523,7 @@ class SampleChanger:
 
 
 @pytest.mark.parametrize("loads", [True, False])
-def test_mount_sample_robot_action_round_trips(
-    lims: RecordingLims, loads: bool
-) -> None:
+def test_mount_sample_robot_action_round_trips(lims: RecordingLims, loads: bool) -> None:
     sample = qmo.Sample()
     sample.location = (2, 7)
     sample.loc_str = "2:7"
@@ -1047,9 +1029,7 @@ def test_to_legacy_returns_a_copy() -> None:
         (XfeSpectrum, {"filename": "", "sessionId": None}),
     ],
 )
-def test_values_the_producers_send_are_accepted(
-    model: type[LegacyModel], data: dict
-) -> None:
+def test_values_the_producers_send_are_accepted(model: type[LegacyModel], data: dict) -> None:
     assert model.from_legacy(data).to_legacy() == data
 
 
@@ -1130,9 +1110,7 @@ def test_values_the_producers_send_are_accepted(
         (EnergyScanSampleAssociation, {"blSampleId": 1}, "energyScanId", None),
     ],
 )
-def test_invalid_values_raise_lims_data_error(
-    model: type[LegacyModel], data: dict, field: str, value: Any
-) -> None:
+def test_invalid_values_raise_lims_data_error(model: type[LegacyModel], data: dict, field: str, value: Any) -> None:
     with pytest.raises(LimsDataError) as caught:
         model.from_legacy(data)
 
@@ -1186,9 +1164,7 @@ def test_a_python_name_that_is_another_key_is_refused() -> None:
         (Workflow, "mesh_angle", "[deg]"),
     ],
 )
-def test_fields_state_their_unit(
-    model: type[LegacyModel], name: str, unit: str
-) -> None:
+def test_fields_state_their_unit(model: type[LegacyModel], name: str, unit: str) -> None:
     assert unit in model.model_fields[name].description
 
 

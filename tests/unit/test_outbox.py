@@ -186,7 +186,7 @@ def test_unreadable_journal_is_a_typed_error(tmp_path: Path) -> None:
     from mxcubecore_lims.outbox import OutboxError
 
     (tmp_path / "outbox.sqlite").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(OutboxError, match="outbox.sqlite"):
+    with pytest.raises(OutboxError, match=r"outbox\.sqlite"):
         make(tmp_path, FakeLims())
 
 

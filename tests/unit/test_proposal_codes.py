@@ -17,7 +17,13 @@ DEMO_TABLE = {
 
 @pytest.mark.parametrize(
     "name, code, number",
-    [("mx415", "mx", "415"), ("MX0415", "MX", "0415"), ("ih-ls2345", "ih-ls", "2345"), ("mx-415", "mx", "415"), (" opid30 ", "opid", "30")],
+    [
+        ("mx415", "mx", "415"),
+        ("MX0415", "MX", "0415"),
+        ("ih-ls2345", "ih-ls", "2345"),
+        ("mx-415", "mx", "415"),
+        (" opid30 ", "opid", "30"),
+    ],
 )
 def test_proposal_names_split_into_code_and_number(name: str, code: str, number: str) -> None:
     proposal = split_proposal_name(name)
@@ -33,7 +39,7 @@ def test_other_names_are_refused_as_a_login(name: object) -> None:
 def test_each_system_is_translated_from_the_typed_code() -> None:
     codes = ProposalCodes.from_session_config(DEMO_TABLE)
     assert codes.translate("ifx", "ldap") == "fx"
-    assert codes.translate("IFX", "ispyb") == "FX"   # not the ISPyB code of the LDAP code
+    assert codes.translate("IFX", "ispyb") == "FX"  # not the ISPyB code of the LDAP code
     assert codes.translate("ifx", "gui") == "IFX"
     assert codes.translate("opid", "ispyb") == "opid"  # no entry: unchanged
     assert codes.typed_code("FX", "ispyb") == "ifx"

@@ -79,8 +79,18 @@ def session_accesses(root: Path) -> dict[str, list[str]]:
 def test_the_scan_finds_what_mxcubeweb_is_known_to_call(source: Path) -> None:
     accesses = lims_accesses(source)
     # Calls documented in shared/reference/mxcube_clients.md: the scan must see them.
-    for name in ("login", "set_active_session_by_id", "get_samples", "get_lims_name", "is_user_login_type",
-                 "session_manager", "remove_user", "set_active_user", "allow_session", "get_session_id"):
+    for name in (
+        "login",
+        "set_active_session_by_id",
+        "get_samples",
+        "get_lims_name",
+        "is_user_login_type",
+        "session_manager",
+        "remove_user",
+        "set_active_user",
+        "allow_session",
+        "get_session_id",
+    ):
         assert name in accesses, name
 
 
