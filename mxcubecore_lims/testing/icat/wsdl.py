@@ -21,6 +21,7 @@ from mxcubecore_lims.testing.icat.schema import (
     Attr,
     Entity,
     Many,
+    One,
     bean_type,
 )
 
@@ -83,9 +84,7 @@ OPERATIONS: dict[str, Operation] = {
             ("tns:entityBaseBean", False),
         ),
         Operation("create", (_SID, _BEAN), ("xs:long", False)),
-        Operation(
-            "createMany", (_SID, ("beans", "tns:entityBaseBean", True)), ("xs:long", True)
-        ),
+        Operation("createMany", (_SID, ("beans", "tns:entityBaseBean", True)), ("xs:long", True)),
         Operation("update", (_SID, _BEAN)),
         Operation("delete", (_SID, _BEAN)),
         Operation("deleteMany", (_SID, ("beans", "tns:entityBaseBean", True))),
@@ -98,10 +97,10 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
-def entity_fields(entity: Entity) -> list[Attr | object]:
+def entity_fields(entity: Entity) -> list[Attr | One | Many]:
     """Non-meta fields of an entity in wire order (alphabetical, as JAXB orders them)."""
-    items = [*entity.attrs, *entity.ones, *entity.manys]
-    return sorted(items, key=lambda item: item.name)  # type: ignore[attr-defined]
+    items: list[Attr | One | Many] = [*entity.attrs, *entity.ones, *entity.manys]
+    return sorted(items, key=lambda item: item.name)
 
 
 def _element(name: str, xsd_type: str, many: bool = False, nillable: bool = False) -> str:
@@ -118,7 +117,7 @@ def _entity_type(entity: Entity) -> str:
         elif isinstance(item, Many):
             parts.append(_element(item.name, f"tns:{bean_type(item.target)}", True, True))
         else:  # One
-            parts.append(_element(item.name, f"tns:{bean_type(item.target)}"))  # type: ignore[attr-defined]
+            parts.append(_element(item.name, f"tns:{bean_type(item.target)}"))
     return (
         f'<xs:complexType name="{entity.bean}"><xs:complexContent>'
         '<xs:extension base="tns:entityBaseBean"><xs:sequence>'
@@ -129,10 +128,7 @@ def _entity_type(entity: Entity) -> str:
 
 def _enum(name: str, values: tuple[str, ...]) -> str:
     options = "".join(f'<xs:enumeration value="{v}"/>' for v in values)
-    return (
-        f'<xs:simpleType name="{name}"><xs:restriction base="xs:string">'
-        f"{options}</xs:restriction></xs:simpleType>"
-    )
+    return f'<xs:simpleType name="{name}"><xs:restriction base="xs:string">{options}</xs:restriction></xs:simpleType>'
 
 
 def _operation_types(op: Operation) -> str:
@@ -176,8 +172,7 @@ def xsd_text() -> str:
         '<xs:element name="offset" type="xs:int"/>'
         '<xs:element name="type" type="tns:icatExceptionType" minOccurs="0"/>'
         "</xs:sequence></xs:complexType>",
-        '<xs:complexType name="entityBaseBean" abstract="true"><xs:sequence>'
-        f"{base}</xs:sequence></xs:complexType>",
+        f'<xs:complexType name="entityBaseBean" abstract="true"><xs:sequence>{base}</xs:sequence></xs:complexType>',
         *(_entity_type(e) for e in ENTITIES.values()),
         '<xs:complexType name="entityInfo"><xs:sequence>'
         '<xs:element name="classComment" type="xs:string" minOccurs="0"/>'
@@ -244,8 +239,7 @@ def wsdl_text(endpoint: str) -> str:
             "<types><xsd:schema>",
             f'<xsd:import namespace="http://icatproject.org" schemaLocation={quoteattr(endpoint + "?xsd=1")}/>',
             "</xsd:schema></types>",
-            '<message name="IcatException"><part name="fault" element="tns:IcatException"/>'
-            "</message>",
+            '<message name="IcatException"><part name="fault" element="tns:IcatException"/></message>',
             *messages,
             '<portType name="ICAT">',
             *port_ops,
