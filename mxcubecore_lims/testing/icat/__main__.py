@@ -20,17 +20,14 @@ from mxcubecore_lims.testing.loopback import serve_until_stopped  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``mxcubecore-lims emulate icat``: serves until Ctrl-C or SIGTERM; the exit code."""
     parser = argparse.ArgumentParser(prog="mxcubecore-lims emulate icat")
     parser.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
     parser.add_argument("--fixture", default=str(DEFAULT_FIXTURE), help="YAML fixture, or ''")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument(
-        "--root-user", action="append", help=f"ICAT root user (default: {DEFAULT_ROOT_USERS[0]})"
-    )
-    parser.add_argument(
-        "--session-minutes", type=float, default=120.0, help="login session lifetime"
-    )
+    parser.add_argument("--root-user", action="append", help=f"ICAT root user (default: {DEFAULT_ROOT_USERS[0]})")
+    parser.add_argument("--session-minutes", type=float, default=120.0, help="login session lifetime")
     args = parser.parse_args(argv)
     server = EmulatedIcat(
         db_path=args.db,

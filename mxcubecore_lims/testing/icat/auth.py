@@ -26,7 +26,7 @@ from typing import Any
 
 from mxcubecore_lims.testing.icat.store import IcatStore
 
-__all__ = ["Access", "REFERENCE_ENTITIES"]
+__all__ = ["REFERENCE_ENTITIES", "Access"]
 
 Row = dict[str, Any]
 
@@ -92,9 +92,7 @@ class Access:
                 member.add(link["investigation"])
             for role in self.store.children("User", user["id"], "instrumentScientists"):
                 instruments.add(role["instrument"])
-                for link in self.store.children(
-                    "Instrument", role["instrument"], "investigationInstruments"
-                ):
+                for link in self.store.children("Instrument", role["instrument"], "investigationInstruments"):
                     staff.add(link["investigation"])
         self._member, self._staff, self._instruments = member, staff, instruments
 
@@ -140,9 +138,7 @@ class Access:
         if self.is_root or entity in REFERENCE_ENTITIES:
             return True
         investigation = self.investigation_of(entity, row)
-        return investigation is not None and (
-            investigation in self.member_of or investigation in self.staff_of
-        )
+        return investigation is not None and (investigation in self.member_of or investigation in self.staff_of)
 
     def can_write(self, entity: str, row: Row) -> bool:
         """Whether the user may create, update or delete ``row`` (its new values)."""

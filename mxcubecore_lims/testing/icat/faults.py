@@ -25,7 +25,7 @@ class FaultType(str, Enum):
     NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
 
 
-class IcatFault(Exception):
+class IcatFault(Exception):  # noqa: N818 - named as ICAT names its faults, public API
     """An error the emulated server returns to the client as a SOAP fault.
 
     Args:

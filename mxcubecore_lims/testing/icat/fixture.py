@@ -120,8 +120,7 @@ class _Loader:
                 )
                 if row["valueType"] != group["valueType"]:
                     raise IcatFixtureError(
-                        f"parameter type {name}: valueType {group['valueType']} "
-                        f"contradicts {row['valueType']}"
+                        f"parameter type {name}: valueType {group['valueType']} contradicts {row['valueType']}"
                     )
                 for target in group.get("applicableTo", []):
                     row[f"applicableTo{target}"] = True
@@ -133,6 +132,7 @@ class _Loader:
         for name, value in (values or {}).items():
             type_id = self.need("ParameterType", name, where)
             kind = self.store.get("ParameterType", type_id)["valueType"]  # type: ignore[index]
+            field: dict[str, Any]
             if kind == "NUMERIC":
                 field = {"numericValue": float(value)}
             elif kind == "DATE_AND_TIME":

@@ -6,7 +6,6 @@ the SOAP envelope) and returns what the response carries; refusals raise
 """
 
 # Operation names are ICAT's WSDL operation names (getApiVersion, createMany, ...).
-# ruff: noqa: N802, N815
 
 from __future__ import annotations
 

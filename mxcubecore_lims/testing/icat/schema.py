@@ -106,7 +106,8 @@ class Entity:
     fields_by_name: dict[str, Attr | One | Many] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        for item in (*META_ATTRIBUTES, *self.attrs, *self.ones, *self.manys):
+        every: tuple[Attr | One | Many, ...] = (*META_ATTRIBUTES, *self.attrs, *self.ones, *self.manys)
+        for item in every:
             self.fields_by_name[item.name] = item
 
     def field(self, name: str) -> Attr | One | Many | None:
@@ -237,8 +238,7 @@ _ENTITY_LIST: Final = (
     ),
     Entity(
         "InvestigationInstrument",
-        "Represents a many-to-many relationship between an investigation and the "
-        "instruments which were used",
+        "Represents a many-to-many relationship between an investigation and the instruments which were used",
         ones=(One("instrument", "Instrument", True), One("investigation", "Investigation", True)),
         unique=("investigation", "instrument"),
     ),

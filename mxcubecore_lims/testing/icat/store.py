@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ class Login:
     expires: float  # time.time() seconds
 
     def remaining_minutes(self, now: float | None = None) -> float:
+        """Minutes left before the session expires (0 once it has)."""
         return max(0.0, (self.expires - (time.time() if now is None else now)) / 60.0)
 
 
@@ -109,9 +110,7 @@ def _check_value(entity: Entity, attr: Attr, value: Any) -> Any:
 
 
 def _to_json(row: Row) -> str:
-    return json.dumps(
-        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
-    )
+    return json.dumps({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()})
 
 
 def _from_json(entity: Entity, text: str) -> Row:
@@ -138,12 +137,8 @@ class IcatStore:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, entity TEXT, data TEXT)"
-        )
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, user TEXT, expires REAL)"
-        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, entity TEXT, data TEXT)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, user TEXT, expires REAL)")
         self._rows: dict[str, dict[int, Row]] = {name: {} for name in ENTITIES}
         # (entity, ONE field) -> related id -> {child id: child row}
         self._refs: dict[tuple[str, str], dict[int, dict[int, Row]]] = {
@@ -284,8 +279,7 @@ class IcatStore:
                     if self._rows[item.target].get(int(value)) is None:
                         raise _fault(
                             FaultType.NO_SUCH_OBJECT_FOUND,
-                            f"{item.target}[id:{value}] (the {entity.name}.{name} given) "
-                            "does not exist",
+                            f"{item.target}[id:{value}] (the {entity.name}.{name} given) does not exist",
                         )
                     value = int(value)
                 out[name] = value
@@ -294,16 +288,15 @@ class IcatStore:
         return out
 
     def _check_row(self, entity: Entity, row: Row, own_id: int | None) -> None:
-        for item in (*entity.attrs, *entity.ones):
+        checked: tuple[Attr | One, ...] = (*entity.attrs, *entity.ones)
+        for item in checked:
             if item.not_null and row.get(item.name) is None:
-                raise _fault(
-                    FaultType.VALIDATION, f"{entity.name}: {item.name} cannot be null"
-                )
+                raise _fault(FaultType.VALIDATION, f"{entity.name}: {item.name} cannot be null")
         key = self._unique_key(entity, row)
         if key is not None:
             other = self._unique[entity.name].get(key)
             if other is not None and other != own_id:
-                shown = ", ".join(f"{n}={v!r}" for n, v in zip(entity.unique, key))
+                shown = ", ".join(f"{n}={v!r}" for n, v in zip(entity.unique, key, strict=True))
                 raise _fault(
                     FaultType.OBJECT_ALREADY_EXISTS,
                     f"{entity.name} exists with {shown}",
@@ -330,7 +323,7 @@ class IcatStore:
             values = self._checked_values(entity, new.values)
             if back is not None:
                 values[back[0]] = back[1]
-            now = datetime.now(timezone.utc).astimezone()
+            now = datetime.now(UTC).astimezone()
             row: Row = {a.name: None for a in entity.attrs}
             row.update({o.name: None for o in entity.ones})
             row.update(values)
@@ -382,7 +375,7 @@ class IcatStore:
             new.update(
                 {m: old[m] for m in ("id", "createId", "createTime")},
                 modId=user,
-                modTime=datetime.now(timezone.utc).astimezone(),
+                modTime=datetime.now(UTC).astimezone(),
             )
             self._check_row(entity, new, row_id)
             saved = dict(old)
@@ -441,9 +434,7 @@ class IcatStore:
         Raises:
             IcatFault: SESSION when it is unknown or expired.
         """
-        found = self._db.execute(
-            "SELECT id, user, expires FROM sessions WHERE id = ?", (session_id or "",)
-        ).fetchone()
+        found = self._db.execute("SELECT id, user, expires FROM sessions WHERE id = ?", (session_id or "",)).fetchone()
         if found is None:
             raise _fault(FaultType.SESSION, f"Unable to find user by sessionid: {session_id}")
         login = Login(*found)
@@ -474,7 +465,5 @@ class IcatStore:
         """Open sessions of a user (tests)."""
         return [
             Login(*found)
-            for found in self._db.execute(
-                "SELECT id, user, expires FROM sessions WHERE user = ?", (user,)
-            )
+            for found in self._db.execute("SELECT id, user, expires FROM sessions WHERE user = ?", (user,))
         ]
