@@ -1,0 +1,37 @@
+"""Each benchmark runs end to end in its ``--quick`` mode, so none can rot unnoticed.
+
+Nothing is timed here: a run must verify its results against the emulators'
+databases (its ``verified:`` lines) and exit 0. The figures are for people.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mxcubecore_lims.testing.pytest_plugin import require_slapd
+
+pytestmark = pytest.mark.integration
+
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+
+
+@pytest.mark.parametrize("benchmark", ["bench_loader", "bench_ldap", "bench_ispyb", "bench_icat"])
+def test_benchmark_runs_quick_and_verifies_what_it_measured(benchmark: str) -> None:
+    if benchmark == "bench_ldap":
+        require_slapd()
+    run = subprocess.run(
+        [sys.executable, str(TOOLS / f"{benchmark}.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=TOOLS.parent,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    verified = [line for line in run.stdout.splitlines() if line.strip().startswith("verified:")]
+    assert verified, run.stdout[-3000:]
+    assert "refusing to report" not in run.stdout
