@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from mxcubecore_lims.errors import LimsConfigError
 
@@ -202,34 +203,36 @@ def run_outbox(args: argparse.Namespace) -> int:
         if not found:
             print(f"no LIMS object with an outbox in {args.config}")
             return 0
-        report = []
+        report: list[dict[str, Any]] = []
         for role, lims in found.values():
             outbox = lims.outbox
+            if outbox is None:  # never: only objects with an outbox were kept
+                continue
             delivered = outbox.replay() if args.action == "replay" else None
             status = outbox.status()
-            entry = {"object": role, "class": type(lims).__name__, "file": str(outbox.path), **status.as_dict()}
+            row = {"object": role, "class": type(lims).__name__, "file": str(outbox.path), **status.as_dict()}
             if delivered is not None:
-                entry["delivered_now"] = delivered
+                row["delivered_now"] = delivered
             if args.records:
-                entry["records"] = [
+                row["records"] = [
                     {"seq": r.seq, "kind": r.kind, "status": r.status, "attempts": r.attempts, "error": r.last_error}
                     for r in outbox.records()
                     if r.status != "delivered"
                 ]
-            report.append(entry)
+            report.append(row)
         if args.json:
             print(json.dumps(report, indent=2))
         else:
             now = time.time()
-            for entry in report:
-                oldest = entry["oldest_pending"]
+            for row in report:
+                oldest = row["oldest_pending"]
                 age = "-" if oldest is None else f"{now - oldest:.0f} s"
-                print(f"{entry['object']} ({entry['class']}): {entry['file']}")
-                if "delivered_now" in entry:
-                    print(f"  delivered now: {entry['delivered_now']}")
-                print(f"  pending: {entry['pending']}   failed: {entry['failed']}   delivered: {entry['delivered']}")
-                print(f"  oldest pending: {age}   last error: {entry['last_error'] or '-'}")
-                for record in entry.get("records", []):
+                print(f"{row['object']} ({row['class']}): {row['file']}")
+                if "delivered_now" in row:
+                    print(f"  delivered now: {row['delivered_now']}")
+                print(f"  pending: {row['pending']}   failed: {row['failed']}   delivered: {row['delivered']}")
+                print(f"  oldest pending: {age}   last error: {row['last_error'] or '-'}")
+                for record in row.get("records", []):
                     print(f"    #{record['seq']} {record['kind']} {record['status']} "
                           f"({record['attempts']} attempt(s)) {record['error'] or ''}")
         return 1 if any(e["pending"] for e in report) else 0

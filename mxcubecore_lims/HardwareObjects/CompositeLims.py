@@ -22,7 +22,7 @@ others get the records without sample ids (their own ids would not match).
 from __future__ import annotations
 
 import collections
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Optional
 
 from mxcubecore_lims.errors import LimsConfigError, LimsError, LimsNoSessionError
 from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims, Id, LegacyDict
@@ -61,31 +61,31 @@ class CompositeLims(AbstractLims):
 
         outbox: bool = False
         """Off: each member journals its own writes."""
-        authority_role: Optional[str] = None
+        authority_role: Optional[str] = None  # noqa: UP045 (the docs show this spelling)
         """Role of the member that logs people in and lists sessions (default: the first member)."""
-        primary_role: Optional[str] = None
+        primary_role: Optional[str] = None  # noqa: UP045 (the docs show this spelling)
         """Role of the member whose ids are returned (default: the first member giving ids)."""
         create_sessions: bool = True
         """Create a member's session for a local login when it has none for the proposal."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
-        self._local_logins: Dict[str, bool] = {}
+        self._local_logins: dict[str, bool] = {}
         # (kind, id given to the caller) -> {role: that member's id}
-        self._ids: "collections.OrderedDict[Tuple[str, Any], Dict[str, Any]]" = collections.OrderedDict()
-        self._active_lims: Optional[str] = None
-        self._sample_source: Optional[str] = None
+        self._ids: collections.OrderedDict[tuple[str, Any], dict[str, Any]] = collections.OrderedDict()
+        self._active_lims: str | None = None
+        self._sample_source: str | None = None
 
     # ------------------------------------------------------------- members
 
-    def members(self) -> Dict[str, AbstractLims]:
+    def members(self) -> dict[str, AbstractLims]:
         """Role -> member, in configuration order (a method: never read at init)."""
         found = {role: obj for role, obj in self.objects_by_role.items() if isinstance(obj, AbstractLims)}
         if not found:
             raise LimsConfigError(f"'{self.name}' has no LIMS role objects")
         return found
 
-    def _member(self, role: Optional[str], what: str) -> Tuple[str, AbstractLims]:
+    def _member(self, role: str | None, what: str) -> tuple[str, AbstractLims]:
         members = self.members()
         if role is None:
             return next(iter(members.items()))
@@ -98,15 +98,15 @@ class CompositeLims(AbstractLims):
         """The member that logs people in."""
         return self._member(self.config.authority_role, "authority")[1]
 
-    def _others(self) -> Dict[str, AbstractLims]:
+    def _others(self) -> dict[str, AbstractLims]:
         authority = self.authority()
         return {role: obj for role, obj in self.members().items() if obj is not authority}
 
     # ---------------------------------------------------------- identity
 
-    def get_lims_name(self) -> List[Lims]:
+    def get_lims_name(self) -> list[Lims]:
         """Every member's LIMS, authority first."""
-        names: List[Lims] = list(self.authority().get_lims_name())
+        names: list[Lims] = list(self.authority().get_lims_name())
         for member in self._others().values():
             names.extend(member.get_lims_name())
         return names
@@ -119,23 +119,26 @@ class CompositeLims(AbstractLims):
         return self.get_lims_name()[0]
 
     def get_user_name(self) -> str:
+        """The authority's user name."""
         return self.authority().get_user_name()
 
     def get_full_user_name(self) -> str:
+        """The authority's full user name."""
         return self.authority().get_full_user_name()
 
     def is_user_login_type(self) -> bool:
+        """Whether the authority logs in users (rather than proposals)."""
         return self.authority().is_user_login_type()
 
     def echo(self) -> bool:
         """True when the authority answers (logins depend on it alone). Never raises."""
         return self.authority().echo()
 
-    def members_echo(self) -> Dict[str, bool]:
+    def members_echo(self) -> dict[str, bool]:
         """Whether each member answers now."""
         return {role: member.echo() for role, member in self.members().items()}
 
-    def outbox_status(self) -> Dict[str, Any]:
+    def outbox_status(self) -> dict[str, Any]:
         """Each member's journal."""
         return {role: member.outbox_status() for role, member in self.members().items()}
 
@@ -164,6 +167,7 @@ class CompositeLims(AbstractLims):
         return self.session_manager
 
     def remove_user(self, user_name: str) -> bool:
+        """Logs a user out here and at the authority; the last one out releases the members' sessions."""
         known = super().remove_user(user_name)
         self.authority().remove_user(user_name)
         self._local_logins.pop(user_name, None)
@@ -173,10 +177,12 @@ class CompositeLims(AbstractLims):
         return known
 
     def set_active_user(self, user_name: str) -> None:
+        """Makes ``user_name`` the active user here and at the authority."""
         super().set_active_user(user_name)
         self.authority().set_active_user(user_name)
 
-    def get_proposals_by_user(self, login_id: str) -> List[Dict]:
+    def get_proposals_by_user(self, login_id: str) -> list[dict[str, Any]]:
+        """The authority's proposals of a user."""
         return self.authority().get_proposals_by_user(login_id)
 
     # ------------------------------------------------------------ sessions
@@ -198,7 +204,7 @@ class CompositeLims(AbstractLims):
                     session.number,
                 )
 
-    def _matching_session(self, member: AbstractLims, session: Session, create: bool) -> Optional[Session]:
+    def _matching_session(self, member: AbstractLims, session: Session, create: bool) -> Session | None:
         finder = getattr(member, "session_for_proposal", None)
         if finder is None:
             return None
@@ -214,13 +220,13 @@ class CompositeLims(AbstractLims):
 
     # ------------------------------------------------------------- samples
 
-    def _member_for_lims(self, lims_name: str) -> Tuple[str, AbstractLims]:
+    def _member_for_lims(self, lims_name: str) -> tuple[str, AbstractLims]:
         for role, member in self.members().items():
-            if any(l.name == lims_name for l in member.get_lims_name()):
+            if any(lims.name == lims_name for lims in member.get_lims_name()):
                 return role, member
         raise LimsNoSessionError(f"'{self.name}' has no LIMS named {lims_name!r}")
 
-    def get_samples(self, lims_name: str) -> List[LegacyDict]:
+    def get_samples(self, lims_name: str) -> list[LegacyDict]:
         """Samples from the member named; they become the ones in use."""
         role, member = self._member_for_lims(lims_name)
         self.samples = member.get_samples(lims_name)
@@ -228,7 +234,7 @@ class CompositeLims(AbstractLims):
         self._sample_source = role
         return self.samples
 
-    def _fetch_samples(self, lims_name: str) -> List[Sample]:  # pragma: no cover - get_samples delegates
+    def _fetch_samples(self, lims_name: str) -> list[Sample]:  # pragma: no cover - get_samples delegates
         raise AssertionError("CompositeLims.get_samples delegates to its members")
 
     # ------------------------------------------------------------- writing
@@ -269,9 +275,9 @@ class CompositeLims(AbstractLims):
             raise LookupError(f"{role} has no {kind} for id {given}")
         return mapping[role]
 
-    def _to_all(self, operation: str, call: Any) -> Dict[str, Any]:
+    def _to_all(self, operation: str, call: Any) -> dict[str, Any]:
         """Runs ``call(role, member)`` for every member; one failing never stops the others."""
-        results: Dict[str, Any] = {}
+        results: dict[str, Any] = {}
         for role, member in self.members().items():
             try:
                 results[role] = call(role, member)
@@ -281,25 +287,26 @@ class CompositeLims(AbstractLims):
                 self.log.error("%s: %s did not take it: %s", operation, role, error)
         return results
 
-    def _primary(self, results: Dict[str, Any], pick: Any) -> Optional[str]:
+    def _primary(self, results: dict[str, Any], pick: Any) -> str | None:
         if self.config.primary_role is not None:
             role = self._member(self.config.primary_role, "primary")[0]
             if role in results and pick(results[role]) is not None:
                 return role
         return next((role for role, value in results.items() if pick(value) is not None), None)
 
-    def _remember(self, kind: str, results: Dict[str, Any], pick: Any) -> Any:
+    def _remember(self, kind: str, results: dict[str, Any], pick: Any) -> Id:
         primary = self._primary(results, pick)
         if primary is None:
             return None
-        given = pick(results[primary])
+        given: Id = pick(results[primary])
         if kind in _REFERENCED:
             self._ids[(kind, given)] = {role: pick(value) for role, value in results.items()}
             while len(self._ids) > _IDS_KEPT:
                 self._ids.popitem(last=False)
         return given
 
-    def store_data_collection(self, datacollection_dict: LegacyDict, beamline_config_dict: Any = None) -> Tuple[Id, Id]:
+    def store_data_collection(self, datacollection_dict: LegacyDict, beamline_config_dict: Any = None) -> tuple[Id, Id]:
+        """Stores a collection in every member; returns the primary's collection and detector ids."""
         results = self._to_all(
             "store_data_collection",
             lambda role, m: m.store_data_collection(
@@ -328,18 +335,21 @@ class CompositeLims(AbstractLims):
         return copy
 
     def update_data_collection(self, datacollection_dict: LegacyDict) -> None:
+        """Updates a collection in every member, each under its own ids."""
         self._to_all(
             "update_data_collection",
             lambda role, m: m.update_data_collection(self._member_collection(role, datacollection_dict)),
         )
 
     def finalize_data_collection(self, datacollection_dict: LegacyDict) -> None:
+        """Finalises a collection in every member, each under its own ids."""
         self._to_all(
             "finalize_data_collection",
             lambda role, m: m.finalize_data_collection(self._member_collection(role, datacollection_dict)),
         )
 
     def store_data_collection_group(self, group_dict: LegacyDict) -> Id:
+        """Stores a group in every member; returns the primary's id."""
         results = self._to_all(
             "store_data_collection_group",
             lambda role, m: m.store_data_collection_group(self._for_member(role, group_dict)),
@@ -347,6 +357,7 @@ class CompositeLims(AbstractLims):
         return self._remember("group", results, lambda value: value)
 
     def store_beamline_setup(self, session_id: str, bl_config_dict: Any) -> Id:
+        """Stores the setup in every member under its own session; returns the primary's id."""
         def one(role: str, member: AbstractLims) -> Any:
             own = member.get_session_id()
             if own is None:
@@ -357,6 +368,7 @@ class CompositeLims(AbstractLims):
         return self._remember("beamline_setup", results, lambda value: value)
 
     def store_image(self, image_dict: LegacyDict) -> Id:
+        """Stores an image in every member, with its own collection id; returns the primary's id."""
         def one(role: str, member: AbstractLims) -> Any:
             copy = dict(image_dict)
             if copy.get("dataCollectionId") not in (None, ""):
@@ -366,6 +378,7 @@ class CompositeLims(AbstractLims):
         return self._remember("image", self._to_all("store_image", one), lambda value: value)
 
     def store_robot_action(self, robot_action_dict: LegacyDict) -> Id:
+        """Stores a robot action in every member; returns the primary's id."""
         results = self._to_all(
             "store_robot_action",
             lambda role, m: m.store_robot_action(self._for_member(role, robot_action_dict)),
@@ -373,6 +386,7 @@ class CompositeLims(AbstractLims):
         return self._remember("robot_action", results, lambda value: value)
 
     def store_energy_scan(self, energyscan_dict: LegacyDict) -> LegacyDict:
+        """Stores an energy scan in every member; returns the primary's ``energyScanId``."""
         results = self._to_all(
             "store_energy_scan", lambda role, m: m.store_energy_scan(self._for_member(role, energyscan_dict))
         )
@@ -380,6 +394,7 @@ class CompositeLims(AbstractLims):
         return {"energyScanId": scan_id}
 
     def associate_bl_sample_and_energy_scan(self, entry_dict: LegacyDict) -> Id:
+        """Links a sample and a scan in every member, with its own scan id; returns the primary's id."""
         def one(role: str, member: AbstractLims) -> Any:
             copy = dict(entry_dict)
             copy["energyScanId"] = self._translate("energy_scan", copy.get("energyScanId"), role)
@@ -388,6 +403,7 @@ class CompositeLims(AbstractLims):
         return self._remember("association", self._to_all("associate_bl_sample_and_energy_scan", one), lambda v: v)
 
     def store_xfe_spectrum(self, xfespectrum_dict: LegacyDict) -> LegacyDict:
+        """Stores an XRF spectrum in every member; returns the primary's ``xfeFluorescenceSpectrumId``."""
         results = self._to_all(
             "store_xfe_spectrum", lambda role, m: m.store_xfe_spectrum(self._for_member(role, xfespectrum_dict))
         )
@@ -395,6 +411,7 @@ class CompositeLims(AbstractLims):
         return {"xfeFluorescenceSpectrumId": spectrum_id}
 
     def update_bl_sample(self, bl_sample: LegacyDict) -> None:
+        """Updates the sample in the LIMS it came from (the authority's by default); never raises."""
         # Only the LIMS the sample came from knows its id (the authority's by default).
         source = self._sample_source or self._member(self.config.authority_role, "authority")[0]
         for role, member in self.members().items():
@@ -404,7 +421,8 @@ class CompositeLims(AbstractLims):
                 except Exception as error:  # unguarded caller: never raise
                     self.log.error("update_bl_sample: %s did not take it: %s", role, error)
 
-    def store_workflow(self, workflow_dict: LegacyDict) -> Tuple[Id, Id, Id]:
+    def store_workflow(self, workflow_dict: LegacyDict) -> tuple[Id, Id, Id]:
+        """Stores a workflow in every member; returns the primary's ids."""
         results = self._to_all(
             "store_workflow", lambda role, m: m.store_workflow(self._for_member(role, workflow_dict))
         )
@@ -412,13 +430,13 @@ class CompositeLims(AbstractLims):
         if primary is None:
             return None, None, None
         self._remember("workflow", results, lambda value: value[0])
-        return tuple(results[primary])  # type: ignore[return-value]
+        return tuple(results[primary])
 
     # The hooks below are never reached: every public write is delegated.
     def _write_sample_update(self, sample: Any) -> None:  # pragma: no cover
         raise AssertionError("delegated")
 
-    def _write_data_collection(self, collection: Any, setup: Any) -> Tuple[Id, Id]:  # pragma: no cover
+    def _write_data_collection(self, collection: Any, setup: Any) -> tuple[Id, Id]:  # pragma: no cover
         raise AssertionError("delegated")
 
     def _write_data_collection_update(self, collection: Any) -> None:  # pragma: no cover
@@ -445,5 +463,5 @@ class CompositeLims(AbstractLims):
     def _write_xfe_spectrum(self, spectrum: Any) -> Id:  # pragma: no cover
         raise AssertionError("delegated")
 
-    def _write_workflow(self, workflow: Any) -> Tuple[Id, Id, Id]:  # pragma: no cover
+    def _write_workflow(self, workflow: Any) -> tuple[Id, Id, Id]:  # pragma: no cover
         raise AssertionError("delegated")

@@ -15,7 +15,7 @@ with our typed models; ids come back as ints.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, List, Literal, Optional, Tuple
+from typing import Any, Literal, Optional
 
 from pydantic import SecretStr, field_validator
 
@@ -64,17 +64,17 @@ class ISPyBAbstractLims(AbstractLims):
 
         ws_root: str
         """Base URL of the web services, e.g. ``https://ispyb.example.org/ispyb/ispyb-ws/ispybWS/``."""
-        ws_username: Optional[str] = None
+        ws_username: Optional[str] = None  # noqa: UP045 (the docs show this spelling)
         """Web-service account."""
-        ws_password: Optional[SecretStr] = None
+        ws_password: Optional[SecretStr] = None  # noqa: UP045 (the docs show this spelling)
         """Its password (use ``${env:...}`` or ``${file:...}``)."""
         authServerType: Literal["ldap", "ispyb"] = "ldap"  # noqa: N815 (mxcubecore's key)
         """Who checks user passwords: the ``ldapServer`` role object, or ISPyB itself."""
         loginTranslate: bool = True  # noqa: N815 (mxcubecore's key)
         """Translate proposal codes with the session object's ``proposals`` table."""
-        proxy_address: Optional[str] = None
+        proxy_address: Optional[str] = None  # noqa: UP045 (the docs show this spelling)
         """HTTP(S) proxy for ISPyB."""
-        base_result_url: Optional[str] = None
+        base_result_url: Optional[str] = None  # noqa: UP045 (the docs show this spelling)
         """Prefix of links to results in ISPyB's web pages."""
         connect_timeout: float = 5.0
         """Seconds to connect to ISPyB."""
@@ -82,7 +82,7 @@ class ISPyBAbstractLims(AbstractLims):
         """Seconds to wait for an ISPyB answer."""
         verify_tls: bool = True
         """Verify ISPyB's certificate (``https``)."""
-        ca_file: Optional[str] = None
+        ca_file: Optional[str] = None  # noqa: UP045 (the docs show this spelling)
         """CA bundle to verify it with (default: the system's)."""
         new_session_days: int = 2
         """Length of sessions created for local proposal logins, in days (ends at 07:59:59)."""
@@ -97,8 +97,8 @@ class ISPyBAbstractLims(AbstractLims):
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
-        self.adapter: Optional[IspybAdapter] = None
-        self._codes: Optional[ProposalCodes] = None
+        self.adapter: IspybAdapter | None = None
+        self._codes: ProposalCodes | None = None
         self._full_names: dict[str, str] = {}
         self._energy_scans: dict[int, EnergyScan] = {}
         self._last_user = ""
@@ -154,7 +154,7 @@ class ISPyBAbstractLims(AbstractLims):
 
     # ---------------------------------------------------------- identity
 
-    def get_lims_name(self) -> List[Lims]:
+    def get_lims_name(self) -> list[Lims]:
         """ISPyB is this object's only LIMS."""
         return [Lims(name="ISPyB", description="ISPyB over SOAP")]
 
@@ -172,7 +172,7 @@ class ISPyBAbstractLims(AbstractLims):
 
     # ------------------------------------------------------ authentication
 
-    def authenticate(self, login: str, password: str) -> Optional[str]:
+    def authenticate(self, login: str, password: str) -> str | None:
         """Checks a password with the configured authentication server.
 
         Returns:
@@ -201,12 +201,12 @@ class ISPyBAbstractLims(AbstractLims):
 
     # ------------------------------------------------------------ sessions
 
-    def _sessions(self, code: str, number: str, proposal: Optional[dict] = None) -> List[Session]:
+    def _sessions(self, code: str, number: str, proposal: dict[str, Any] | None = None) -> list[Session]:
         """This proposal's current sessions on this beamline, as Session models."""
         found = self._ispyb.find_sessions(code, number, self.beamline_name)
         return [session_from_ispyb(item, self.beamline_name, proposal) for item in found]
 
-    def create_session(self, proposal: Any) -> Optional[Session]:
+    def create_session(self, proposal: Any) -> Session | None:
         """Creates a session on this beamline from today 00:00 for ``new_session_days``.
 
         Args:
@@ -226,7 +226,7 @@ class ISPyBAbstractLims(AbstractLims):
             raise LimsNoSessionError(f"ISPyB did not keep the session it created for proposal {proposal_id}")
         return session_from_ispyb(found, self.beamline_name, proposal if isinstance(proposal, dict) else None)
 
-    def session_for_proposal(self, code: str, number: str, create: bool = False) -> Optional[Session]:
+    def session_for_proposal(self, code: str, number: str, create: bool = False) -> Session | None:
         """This proposal's current session here (ISPyB's rule: started, not ended); created when ``create`` and there is none.
 
         Used by composite LIMS objects (ESRFLIMS) that choose the ISPyB session
@@ -246,7 +246,7 @@ class ISPyBAbstractLims(AbstractLims):
             raise LimsNoSessionError(f"ISPyB has no proposal {code}{number}")
         return self.create_session(proposal)
 
-    def get_proposals_by_user(self, login_id: str) -> List[dict]:
+    def get_proposals_by_user(self, login_id: str) -> list[dict[str, Any]]:
         """The user's proposal on this beamline with its person, laboratory and sessions."""
         proposal = self._ispyb.find_proposal_by_login_and_beamline(login_id, self.beamline_name)
         if not proposal:
@@ -269,7 +269,7 @@ class ISPyBAbstractLims(AbstractLims):
 
     # ------------------------------------------------------------- samples
 
-    def _fetch_samples(self, lims_name: str) -> List[Sample]:
+    def _fetch_samples(self, lims_name: str) -> list[Sample]:
         active = self._active_session_or_raise()
         return self._ispyb.find_samples(int(active.proposal_id), self.beamline_name)
 
@@ -295,8 +295,8 @@ class ISPyBAbstractLims(AbstractLims):
         return int(self._active_session_or_raise().session_id)
 
     def _write_data_collection(
-        self, collection: DataCollection, setup: Optional[BeamlineSetup]
-    ) -> Tuple[Id, Id]:
+        self, collection: DataCollection, setup: BeamlineSetup | None
+    ) -> tuple[Id, Id]:
         session_id = self._session_id_for(collection.session_id, collection)
         # Three ISPyB writes make one record: each id is kept in the journal as
         # it comes, so a retry after ISPyB went away half-way resumes.
@@ -325,7 +325,8 @@ class ISPyBAbstractLims(AbstractLims):
         info = collection.fileinfo
         if step.previous_attempts and info is not None and info.directory and info.prefix:
             # An earlier attempt may have stored it and lost the answer.
-            found = self._ispyb.find_data_collection_by_files(info.directory, info.prefix, info.run_number or 1)
+            # str(): zeep sends a path as its text anyway.
+            found = self._ispyb.find_data_collection_by_files(str(info.directory), info.prefix, info.run_number or 1)
             if found is not None:
                 return found, detector_id
         collection_id = self._ispyb.store_data_collection(collection, int(group_id), detector_id)
@@ -344,7 +345,11 @@ class ISPyBAbstractLims(AbstractLims):
         values = {
             "sessionId": session_id,
             "experimentType": collection.experiment_type or "OSC",
-            "blSampleId": sample_id if str(sample_id or "").lstrip("-").isdigit() and int(sample_id) > 0 else None,
+            "blSampleId": (
+                sample_id
+                if sample_id is not None and str(sample_id).lstrip("-").isdigit() and int(sample_id) > 0
+                else None
+            ),
             "actualContainerSlotInSC": collection.actual_container_slot_in_sc,
             "actualSampleSlotInContainer": collection.actual_sample_slot_in_container,
             "actualContainerBarcode": collection.actual_container_barcode,
@@ -407,7 +412,7 @@ class ISPyBAbstractLims(AbstractLims):
     def _write_sample_update(self, sample: SampleUpdate) -> None:
         self._ispyb.update_bl_sample(sample)
 
-    def _write_workflow(self, workflow: Workflow) -> Tuple[Id, Id, Id]:
+    def _write_workflow(self, workflow: Workflow) -> tuple[Id, Id, Id]:
         # The ISPyB SOAP services sites run today store no workflows (the
         # operations are gone); AbstractOnlineProcessing still needs 3 values.
         self.log.warning("ISPyB stores no workflows over SOAP; workflow %s not stored", workflow.workflow_type)

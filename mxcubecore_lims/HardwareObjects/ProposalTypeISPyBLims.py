@@ -24,8 +24,7 @@ XML::
 from __future__ import annotations
 
 import uuid
-
-from typing import Optional
+from typing import Any
 
 from mxcubecore_lims.errors import LimsAuthorizationError, LimsNoSessionError
 from mxcubecore_lims.HardwareObjects.ISPyBAbstractLims import ISPyBAbstractLims
@@ -40,7 +39,7 @@ class ProposalTypeISPyBLims(ISPyBAbstractLims):
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
-        self._proposals: dict[tuple[str, str], dict] = {}
+        self._proposals: dict[tuple[str, str], dict[str, Any]] = {}
 
     def is_user_login_type(self) -> bool:
         """Always False: people log in with a proposal name."""
@@ -94,14 +93,14 @@ class ProposalTypeISPyBLims(ISPyBAbstractLims):
         self._last_user = user_name
         return self.session_manager
 
-    def _logged_in_proposal(self) -> Optional[tuple[str, str]]:
+    def _logged_in_proposal(self) -> tuple[str, str] | None:
         """``(code, number)`` (code in lower case) of the proposal logged in, or None."""
         for user in self.session_manager.users.values():
             for session in user.sessions or []:
                 return (str(session.code).lower(), str(session.number))
         return None
 
-    def _proposal(self, code: str, number: str) -> dict:
+    def _proposal(self, code: str, number: str) -> dict[str, Any]:
         """The proposal record (title, id), asked once per proposal and kept.
 
         Raises:

@@ -127,12 +127,12 @@ def _configuration_files(root: Path) -> list[Path]:
     ]
 
 
-def _ambiguous_names(root: Path) -> list[LimsConfigError]:
+def _ambiguous_names(root: Path) -> list[ConfigAmbiguousFileError]:
     """A name that exists both as XML and as YAML in one directory."""
     by_stem: dict[Path, list[Path]] = {}
     for path in _configuration_files(root):
         by_stem.setdefault(path.with_suffix(""), []).append(path)
-    problems: list[LimsConfigError] = []
+    problems: list[ConfigAmbiguousFileError] = []
     for stem, paths in sorted(by_stem.items()):
         if len({file_format(p) for p in paths}) > 1:
             ordered = sorted(paths)

@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from mxcubecore_lims.config.spec import Format
 from mxcubecore_lims.errors import ConfigClassError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 #: Packages searched, in order, for a bare class name.
 BARE_NAME_PACKAGES = (
@@ -69,7 +73,7 @@ def _module_on_sys_path(name: str) -> str | None:
     return name
 
 
-@lru_cache(maxsize=None)
+@cache
 def _import_candidate(module_name: str, attribute: str) -> type | None:
     """Imports one candidate; None when the module or attribute does not exist.
 
@@ -126,3 +130,20 @@ def resolve_class(class_path: str, file_format: Format, file: Path, line: int) -
         return found
     tried = ", ".join(f"{module}:{attribute}" for module, attribute in candidate_imports(class_path, file_format))
     raise ConfigClassError(f"unknown class '{class_path}' (tried {tried})", file, line)
+
+
+def config_model(cls: type) -> type[BaseModel]:
+    """The ``HOConfig`` model of a hardware-object class.
+
+    mxcubecore's ``ConfiguredObject`` declares it, and every class
+    :func:`resolve_class` returns inherits it; mxcubecore is untyped, so the
+    attribute is read through ``Any``.
+
+    Args:
+        cls: A hardware-object class.
+
+    Returns:
+        Its pydantic configuration model.
+    """
+    model: type[BaseModel] = cast(Any, cls).HOConfig
+    return model

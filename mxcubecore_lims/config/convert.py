@@ -21,7 +21,7 @@ from lxml import etree
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from mxcubecore_lims.config.classes import resolve_class
+from mxcubecore_lims.config.classes import config_model, resolve_class
 from mxcubecore_lims.config.lookup import LookupPath
 from mxcubecore_lims.config.values import UNDECLARED, declared_fields, shape_value
 from mxcubecore_lims.config.xml_reader import parse_xml_tree, read_xml
@@ -57,7 +57,8 @@ def xml_to_yaml(xml_path: str | Path, lookup: LookupPath | None = None) -> str:
     if not spec.class_path:
         raise ConfigValueError("no 'class' attribute on the root element", path, spec.class_line, "class")
     cls = resolve_class(spec.class_path, "xml", path, spec.class_line)
-    fields = declared_fields(cls.HOConfig) if cls.HOConfig.model_fields else {}
+    model = config_model(cls)
+    fields = declared_fields(model) if model.model_fields else {}
 
     document = CommentedMap()
     document["class"] = f"{cls.__module__}.{cls.__qualname__}"

@@ -15,20 +15,22 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import itertools
 import textwrap
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, cast
 
 from pydantic_core import PydanticUndefined
 
+from mxcubecore_lims.config.classes import config_model
 from mxcubecore_lims.errors import LimsConfigError
 
 __all__ = [
     "CLASSES",
     "DEPRECATED_KEYS",
     "KeyInfo",
-    "describe",
     "deprecation",
+    "describe",
     "keys_of",
     "reference_page",
 ]
@@ -74,7 +76,7 @@ class KeyInfo:
     required: bool
     default: Any
     meaning: str
-    deprecated: Optional[str] = None
+    deprecated: str | None = None
 
 
 def _class(name: str) -> type:
@@ -82,7 +84,7 @@ def _class(name: str) -> type:
     if short not in CLASSES:
         raise LimsConfigError(f"{name!r} is not one of our objects; known: {', '.join(CLASSES)}")
     module = importlib.import_module(f"mxcubecore_lims.HardwareObjects.{short}")
-    return getattr(module, short)
+    return cast(type, getattr(module, short))
 
 
 def _field_docs(model: type) -> dict[str, str]:
@@ -96,7 +98,7 @@ def _field_docs(model: type) -> dict[str, str]:
         except (OSError, TypeError, SyntaxError):
             continue
         body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, following in zip(body, body[1:]):
+        for node, following in itertools.pairwise(body):
             if (
                 isinstance(node, ast.AnnAssign)
                 and isinstance(node.target, ast.Name)
@@ -123,7 +125,7 @@ def _deprecated_for(class_name: str) -> dict[str, str]:
     return table
 
 
-def deprecation(class_path: str, key: str) -> Optional[str]:
+def deprecation(class_path: str, key: str) -> str | None:
     """What to use instead of ``key`` on an object of ``class_path``, if it is deprecated."""
     return _deprecated_for(class_path.rsplit(".", 1)[-1]).get(key)
 
@@ -131,7 +133,7 @@ def deprecation(class_path: str, key: str) -> Optional[str]:
 def keys_of(name: str) -> list[KeyInfo]:
     """Every configuration key of one of our classes, in declaration order."""
     cls = _class(name)
-    model = cls.HOConfig
+    model = config_model(cls)
     docs = _field_docs(model)
     deprecated = _deprecated_for(cls.__name__)
     keys = []

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,7 +270,7 @@ class ConfigLoader:
             "reference cycle: " + " -> ".join(chain),
             referrer,
             reference.line if reference else None,
-            cycle=tuple(str(entry) for entry, _ in self._stack[start:]) + (str(path),),
+            cycle=(*(str(entry) for entry, _ in self._stack[start:]), str(path)),
         )
 
     def _build(self, path: Path, role: str) -> Any:
@@ -432,8 +432,8 @@ class ConfigLoader:
             entry.obj._config = model(**values)
         except ValidationError as error:
             problems = [self._value_problem(spec, detail, referenced) for detail in error.errors()]
-            for problem in problems[1:]:
-                self._report(problem)
+            for other in problems[1:]:
+                self._report(other)
             raise problems[0] from error
         if spec.format == "xml":
             mirror_xml_properties(entry.obj, spec, values)
@@ -454,7 +454,7 @@ class ConfigLoader:
 
 
 def load_beamline(
-    lookup_path: str | Path | list[str | Path], *, strict: bool = False, register: bool = True
+    lookup_path: str | Path | Sequence[str | Path], *, strict: bool = False, register: bool = True
 ) -> LoadedBeamline:
     """Loads a beamline configuration and (by default) installs it as ``HWR.beamline``.
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator
 
 from mxcubecore_lims.config.spec import Format
 from mxcubecore_lims.errors import ConfigAmbiguousFileError, ConfigFileNotFoundError
@@ -39,7 +39,7 @@ class LookupPath:
             separated by ``os.pathsep`` (as mxcubecore takes it).
     """
 
-    def __init__(self, directories: str | Path | list[str | Path]) -> None:
+    def __init__(self, directories: str | Path | Sequence[str | Path]) -> None:
         if isinstance(directories, (str, Path)):
             parts: list[str | Path] = [p for p in str(directories).split(os.pathsep) if p]
         else:

@@ -26,13 +26,15 @@ beamline file's entries follow.
 from __future__ import annotations
 
 import difflib
+import functools
 import io
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, cast
 
 from lxml import etree
 from ruamel.yaml import YAML
@@ -73,7 +75,7 @@ class Finding:
     """
 
     file: Path
-    line: Optional[int]
+    line: int | None
     kind: str
     message: str
 
@@ -119,7 +121,7 @@ class MigrationReport:
 
     def diff(self) -> str:
         """A unified diff of every change."""
-        parts = []
+        parts: list[str] = []
         for change in self.changes:
             parts.extend(
                 difflib.unified_diff(
@@ -133,10 +135,10 @@ class MigrationReport:
 
 
 def _declared(target: str) -> set[str]:
-    from mxcubecore_lims.config.classes import resolve_class
+    from mxcubecore_lims.config.classes import config_model, resolve_class
 
     cls = resolve_class(target, "xml", Path("<migrate>"), 0)
-    return set(declared_fields(cls.HOConfig))
+    return set(declared_fields(config_model(cls)))
 
 
 def _prolog(text: str) -> str:
@@ -177,7 +179,7 @@ class _XmlMigration:
         self.original = original
         self.findings = findings
 
-    def run(self) -> Optional[bytes]:
+    def run(self) -> bytes | None:
         raw = self.path.read_bytes()
         try:
             root = etree.fromstring(raw, _PARSER)
@@ -236,7 +238,7 @@ class _XmlMigration:
         root.insert(0, marker)
         root.set("class", target)
         # Prolog (declaration, leading comments) and epilogue are kept as written.
-        body = etree.tostring(root, encoding="unicode", with_tail=False)
+        body = cast(str, etree.tostring(root, encoding="unicode", with_tail=False))
         result = _prolog(text) + body + _epilogue(text, root.tag)
         if "\r\n" in text:
             result = result.replace("\r\n", "\n").replace("\n", "\r\n")
@@ -260,7 +262,7 @@ class _XmlMigration:
             parent.text = element.tail if element.tail is not None else parent.text
         parent.remove(element)
 
-    def _comment_out(self, element: Any, target: str) -> None:  # noqa: D102
+    def _comment_out(self, element: Any, target: str) -> None:
         shown = etree.tostring(element, encoding="unicode", with_tail=False)
         comment = etree.Comment(_comment_text(f"not used by {target.rsplit('.', 1)[-1]}: {shown}"))
         comment.tail = element.tail
@@ -293,7 +295,7 @@ class _XmlMigration:
         self.findings.append(Finding(self.original, line, "info", f"<proxy> became <proxy_address>{shown}</proxy_address>"))
 
 
-def _migrate_yaml(path: Path, original: Path, findings: list[Finding]) -> Optional[bytes]:
+def _migrate_yaml(path: Path, original: Path, findings: list[Finding]) -> bytes | None:
     yaml = YAML()
     yaml.preserve_quotes = True
     try:
@@ -330,7 +332,8 @@ def _migrate_yaml(path: Path, original: Path, findings: list[Finding]) -> Option
     data["class"] = f"{target}.{short}"  # YAML names module and class
     # Before "configuration", so the file's own header comment stays first.
     anchor = "configuration" if "configuration" in data else "class"
-    data.yaml_set_comment_before_after_key(anchor, before="\n".join(notes))
+    # The round-trip loader gives a CommentedMap, which keeps comments.
+    cast(CommentedMap, data).yaml_set_comment_before_after_key(anchor, before="\n".join(notes))
     stream = io.StringIO()
     yaml.dump(data, stream)
     return stream.getvalue().encode("utf-8")
@@ -369,12 +372,28 @@ def _retarget_references(work: Path, renamed: dict[str, str]) -> list[_Change]:
             continue
         updated = text
         for pattern, new in patterns.items():
-            updated = pattern.sub(lambda match, new=new: match.group(1) + new, updated)
+            updated = pattern.sub(_keep_prefix_then(new), updated)
         if updated != text:
             path.write_bytes(updated.encode("utf-8"))
             relative = path.relative_to(work)
             changes.append(_Change(relative, relative, text, updated))
     return changes
+
+
+def _keep_prefix_then(new: str) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` replacement: the match's first group, then ``new`` (taken literally).
+
+    Args:
+        new: The text that replaces the rest of the match.
+
+    Returns:
+        The replacement function.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        return match.group(1) + new
+
+    return replace
 
 
 def _text(data: bytes) -> str:
@@ -388,7 +407,7 @@ def migrate(
     path: str | Path,
     to: str = "xml",
     dry_run: bool = False,
-    lookup: Optional[list[str | Path]] = None,
+    lookup: list[str | Path] | None = None,
 ) -> MigrationReport:
     """Migrates a configuration directory (or one file in it).
 
@@ -426,8 +445,10 @@ def migrate(
         renamed: dict[str, str] = {}
         for relative in candidates:
             copy, original = work / relative, directory / relative
-            migrate_file = _XmlMigration(copy, original, report.findings).run if copy.suffix.lower() == ".xml" else (
-                lambda copy=copy, original=original: _migrate_yaml(copy, original, report.findings)
+            migrate_file: Callable[[], bytes | None] = (
+                _XmlMigration(copy, original, report.findings).run
+                if copy.suffix.lower() == ".xml"
+                else functools.partial(_migrate_yaml, copy, original, report.findings)
             )
             before_bytes = copy.read_bytes()
             after = migrate_file()

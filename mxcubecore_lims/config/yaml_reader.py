@@ -17,7 +17,7 @@ object keeps ``0123`` as ``"0123"`` even though YAML 1.2 reads it as 123.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -115,7 +115,7 @@ def _read_spec(path: Path, root: Node | None, constructor: Any) -> ObjectSpec:
 
 
 def _line(node: Node) -> int:
-    return node.start_mark.line + 1
+    return cast(int, node.start_mark.line) + 1  # ruamel is untyped
 
 
 def _is_null(node: Node) -> bool:

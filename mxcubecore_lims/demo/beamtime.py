@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from mxcubecore_lims.config.loader import LoadedBeamline, load_beamline
 
@@ -48,10 +48,10 @@ class BeamtimeReport:
     icat_datafiles: int = 0
     metadata_files: int = 0
     outbox: dict[str, Any] = field(default_factory=dict)
-    replay_seconds: Optional[float] = None
+    replay_seconds: float | None = None
     provisional_ids: dict[str, tuple[int, Any]] = field(default_factory=dict)
     logins: dict[str, str] = field(default_factory=dict)
-    ldap_skipped: Optional[str] = None
+    ldap_skipped: str | None = None
 
 
 class _Progress:
@@ -63,7 +63,7 @@ class _Progress:
         self.out(f"[{time.monotonic() - self.started:5.1f} s] {step:<8} {text}")
 
 
-def _collection_dict(directory: Path, prefix: str, run: int, sample: dict[str, Any], session_id: str) -> dict:
+def _collection_dict(directory: Path, prefix: str, run: int, sample: dict[str, Any], session_id: str) -> dict[str, Any]:
     """A collection dict as ``queue_model_objects.to_collect_dict`` and AbstractCollect build it."""
     return {
         "sessionId": session_id,
@@ -167,7 +167,7 @@ def run_beamtime(
     os.environ["MXCUBECORE_LIMS_STATE_DIR"] = state
     servers = _start_servers(progress, report)
     ispyb, icat, slapd = servers.ispyb, servers.icat, servers.slapd
-    graph: Optional[LoadedBeamline] = None
+    graph: LoadedBeamline | None = None
     try:
         graph = load_beamline([directory])
         files = {entry.path for entry in graph.objects.values()}
@@ -207,7 +207,7 @@ def run_beamtime(
 
         # -- collections, with ISPyB down for the middle third -----------------
         down_from, up_from = collections // 3, 2 * collections // 3
-        back_at: Optional[float] = None
+        back_at: float | None = None
         for index in range(collections):
             if index == down_from:
                 ispyb.stop()

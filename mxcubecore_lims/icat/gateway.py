@@ -18,6 +18,7 @@ import time
 import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.client import HTTPException
 from typing import Any, TypeVar
 
@@ -55,7 +56,7 @@ def jpql_string(value: object) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def jpql_timestamp(moment: Any) -> str:
+def jpql_timestamp(moment: datetime) -> str:
     """``{ts YYYY-MM-DD HH:MM:SS}`` for a datetime (local time when naive)."""
     if moment.tzinfo is not None:
         moment = moment.astimezone().replace(tzinfo=None)

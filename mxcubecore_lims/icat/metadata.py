@@ -16,18 +16,19 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
 from mxcubecore_lims.model import DataCollection, EnergyScan, Image, XfeSpectrum
 
 __all__ = [
-    "DatasetRecord",
     "DatafileRecord",
-    "energy_scan_record",
+    "DatasetRecord",
     "collection_record",
+    "energy_scan_record",
     "write_metadata_json",
     "xfe_spectrum_record",
 ]
@@ -61,11 +62,11 @@ class DatasetRecord:
 
     name: str
     location: str
-    start: Optional[datetime]
-    end: Optional[datetime]
+    start: datetime | None
+    end: datetime | None
     complete: bool = True
-    sample_id: Optional[int] = None
-    sample_name: Optional[str] = None
+    sample_id: int | None = None
+    sample_name: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     datafiles: list[DatafileRecord] = field(default_factory=list)
 
@@ -84,13 +85,13 @@ class DatasetRecord:
         }
 
 
-def _iso(moment: Optional[datetime]) -> Optional[str]:
+def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return (moment if moment.tzinfo else moment.astimezone()).isoformat()
 
 
-def _when(value: Any) -> Optional[datetime]:
+def _when(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
@@ -113,7 +114,7 @@ def _put(target: dict[str, Any], key: str, value: Any) -> None:
     target[key] = value
 
 
-def dataset_name(prefix: Optional[str], run_number: Any, directory: str, fallback: str) -> str:
+def dataset_name(prefix: str | None, run_number: Any, directory: str, fallback: str) -> str:
     """``<prefix>_<run>`` (mxcubecore's file naming), else the directory's name."""
     if prefix:
         return f"{prefix}_{run_number}" if run_number not in (None, "") else str(prefix)
@@ -126,7 +127,7 @@ def disambiguated(name: str, location: str) -> str:
     Derived from the location, so an upload repeated after a crash finds the
     same name again (and the dataset it created the first time).
     """
-    return f"{name}_{hashlib.sha1(location.encode('utf-8')).hexdigest()[:8]}"
+    return f"{name}_{hashlib.sha1(location.encode('utf-8'), usedforsecurity=False).hexdigest()[:8]}"
 
 
 def _scan_type(collection: DataCollection) -> str:
@@ -144,11 +145,11 @@ def collection_record(
     collection: DataCollection,
     images: Iterable[Image] = (),
     *,
-    local_id: Optional[int] = None,
+    local_id: int | None = None,
     sample_ids: Iterable[int] = (),
-    actual_instrument: Optional[str] = None,
-    scheduled_instrument: Optional[str] = None,
-    end: Optional[datetime] = None,
+    actual_instrument: str | None = None,
+    scheduled_instrument: str | None = None,
+    end: datetime | None = None,
 ) -> DatasetRecord:
     """The dataset of one finished data collection.
 
@@ -164,10 +165,11 @@ def collection_record(
         end: End of the acquisition (default: now).
     """
     info = collection.fileinfo
-    directory = (info.directory if info else None) or ""
+    # Text: the model keeps a Path as given, and the record (its JSON, ICAT) needs str.
+    directory = str((info.directory if info else None) or "")
     prefix = info.prefix if info else None
     run = info.run_number if info else None
-    osc = (collection.oscillation_sequence or [None])[0]
+    osc = collection.oscillation_sequence[0] if collection.oscillation_sequence else None
     ref = collection.sample_reference
     params: dict[str, Any] = {}
     _put(params, "MX_dataCollectionId", local_id)
@@ -245,7 +247,7 @@ def collection_record(
     )
 
 
-def _resolution(value: Any) -> Optional[float]:
+def _resolution(value: Any) -> float | None:
     """A number for ICAT: the high-resolution limit of a ``{lower, upper}`` range."""
     if value is None or isinstance(value, (int, float)):
         return value
@@ -253,9 +255,9 @@ def _resolution(value: Any) -> Optional[float]:
     return upper if upper is not None else lower
 
 
-def _sample(collection: Any, sample_ids: Iterable[int]) -> tuple[Optional[int], Optional[str]]:
+def _sample(collection: Any, sample_ids: Iterable[int]) -> tuple[int | None, str | None]:
     ref = collection.sample_reference
-    candidates = [getattr(collection, "bl_sample_id", None), getattr(ref, "bl_sample_id", None)]
+    candidates: list[Any] = [getattr(collection, "bl_sample_id", None), getattr(ref, "bl_sample_id", None)]
     known = {int(i) for i in sample_ids}
     sample_id = next((int(c) for c in candidates if str(c or "").isdigit() and int(c) in known), None)
     name = None
@@ -272,12 +274,13 @@ def _scan_record(
     kind: str,
     params: dict[str, Any],
     sample_ids: Iterable[int],
-    actual_instrument: Optional[str],
-    scheduled_instrument: Optional[str],
+    actual_instrument: str | None,
+    scheduled_instrument: str | None,
 ) -> DatasetRecord:
     _put(params, "actualInstrument", actual_instrument)
     _put(params, "scheduledInstrument", scheduled_instrument)
-    directory = scan.working_directory or (os.path.dirname(scan.scan_file_full_path or "") or "")
+    # Text: the model keeps a Path as given, and the record (its JSON, ICAT) needs str.
+    directory = str(scan.working_directory or (os.path.dirname(scan.scan_file_full_path or "") or ""))
     _put(params, "MX_scanType", kind)
     _put(params, "MX_directory", directory)
     _put(params, "MX_exposureTime", scan.exposure_time)
@@ -294,7 +297,7 @@ def _scan_record(
     stamp = start.strftime("%Y%m%d-%H%M%S") if start else "undated"
     files = []
     if scan.scan_file_full_path:
-        files.append(DatafileRecord(os.path.basename(scan.scan_file_full_path), scan.scan_file_full_path))
+        files.append(DatafileRecord(os.path.basename(scan.scan_file_full_path), str(scan.scan_file_full_path)))
     return DatasetRecord(
         name=f"{kind}_{base}_{stamp}",
         location=directory,
@@ -310,8 +313,8 @@ def _scan_record(
 def energy_scan_record(
     scan: EnergyScan,
     sample_ids: Iterable[int] = (),
-    actual_instrument: Optional[str] = None,
-    scheduled_instrument: Optional[str] = None,
+    actual_instrument: str | None = None,
+    scheduled_instrument: str | None = None,
 ) -> DatasetRecord:
     """The dataset of an energy scan (scan type ``energy_scan``); instruments as for collections."""
     params: dict[str, Any] = {}
@@ -334,8 +337,8 @@ def energy_scan_record(
 def xfe_spectrum_record(
     spectrum: XfeSpectrum,
     sample_ids: Iterable[int] = (),
-    actual_instrument: Optional[str] = None,
-    scheduled_instrument: Optional[str] = None,
+    actual_instrument: str | None = None,
+    scheduled_instrument: str | None = None,
 ) -> DatasetRecord:
     """The dataset of an X-ray fluorescence spectrum (scan type ``xrf``); instruments as for collections."""
     params: dict[str, Any] = {}

@@ -18,9 +18,10 @@ mxcubeweb sees the same values whichever ICATLIMS runs:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from mxcubecore_lims.errors import LimsDataError
 from mxcubecore_lims.model.session import Session
@@ -40,20 +41,22 @@ class SessionContext:
     """
 
     host_beamline: str
-    data_portal_url: Optional[str] = None
-    user_portal_url: Optional[str] = None
-    logbook_url: Optional[str] = None
+    data_portal_url: str | None = None
+    user_portal_url: str | None = None
+    logbook_url: str | None = None
 
 
-def _naive_local(value: Any) -> Optional[datetime]:
+def _naive_local(value: Any) -> datetime | None:
     if value is None:
         return None
-    if not isinstance(value, datetime):
+    if isinstance(value, datetime):
+        when = value
+    else:
         try:
-            value = datetime.fromisoformat(str(value))
+            when = datetime.fromisoformat(str(value))
         except ValueError as error:
             raise LimsDataError("Investigation", "date", value, "not a date-time") from error
-    return value.astimezone().replace(tzinfo=None) if value.tzinfo else value
+    return when.astimezone().replace(tzinfo=None) if when.tzinfo else when
 
 
 def investigation_parameters(investigation: Any) -> dict[str, Any]:
@@ -87,12 +90,12 @@ def _number(name: str, code: str) -> str:
     return name
 
 
-def _url(template: Optional[str], value: Any) -> Optional[str]:
+def _url(template: str | None, value: Any) -> str | None:
     return template.replace("{id}", str(value)) if template else None
 
 
 def session_from_investigation(
-    investigation: Any, context: SessionContext, now: Optional[datetime] = None
+    investigation: Any, context: SessionContext, now: datetime | None = None
 ) -> Session:
     """Builds the ``Session`` for one investigation.
 

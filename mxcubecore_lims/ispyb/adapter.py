@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from mxcubecore_lims.errors import LimsDataError
 from mxcubecore_lims.ispyb import value_objects as vo
@@ -52,11 +52,11 @@ class IspybAdapter:
         """A value object of ``ns0:<type_name>`` from typed, None-free values."""
         return self.services.client(service).get_type(f"ns0:{type_name}")(**values)
 
-    def _one(self, service: str, operation: str, *args: Any) -> Optional[dict]:
+    def _one(self, service: str, operation: str, *args: Any) -> dict[str, Any] | None:
         result = self.services.call(service, operation, *args)
         return None if result is None else vo.plain(result)
 
-    def _many(self, service: str, operation: str, *args: Any) -> list[dict]:
+    def _many(self, service: str, operation: str, *args: Any) -> list[dict[str, Any]]:
         result = self.services.call(service, operation, *args)
         return [vo.plain(item) for item in result or [] if item is not None]
 
@@ -73,39 +73,39 @@ class IspybAdapter:
         """Whether ISPyB answers ``echo`` on the shipping service. Never raises."""
         try:
             return bool(self.services.call("shipping", "echo"))
-        except Exception as error:  # noqa: BLE001 - a health check reports, never raises
+        except Exception as error:
             log.debug("ISPyB echo failed: %s", error)
             return False
 
     # -- shipping ---------------------------------------------------------------
 
-    def find_proposal(self, code: str, number: str) -> Optional[dict]:
+    def find_proposal(self, code: str, number: str) -> dict[str, Any] | None:
         """``findProposal``: proposalId, code, number, title, type, personId; or None."""
         return self._one("shipping", "findProposal", code, str(number))
 
-    def find_proposal_by_login_and_beamline(self, login: str, beamline: str) -> Optional[dict]:
+    def find_proposal_by_login_and_beamline(self, login: str, beamline: str) -> dict[str, Any] | None:
         """``findProposalByLoginAndBeamline``: the proposal ISPyB picks for a user, or None."""
         return self._one("shipping", "findProposalByLoginAndBeamline", login, beamline)
 
-    def find_person_by_login(self, login: str) -> Optional[dict]:
+    def find_person_by_login(self, login: str) -> dict[str, Any] | None:
         """``findPersonByLogin``: personId, givenName, familyName, emailAddress, login, ...; or None."""
         return self._one("shipping", "findPersonByLogin", login)
 
-    def find_person_by_proposal(self, code: str, number: str) -> Optional[dict]:
+    def find_person_by_proposal(self, code: str, number: str) -> dict[str, Any] | None:
         """``findPersonByProposal``: the proposal's person, or None."""
         return self._one("shipping", "findPersonByProposal", code, str(number))
 
-    def find_laboratory_by_proposal(self, code: str, number: str) -> Optional[dict]:
+    def find_laboratory_by_proposal(self, code: str, number: str) -> dict[str, Any] | None:
         """``findLaboratoryByProposal``: the proposal's laboratory, or None."""
         return self._one("shipping", "findLaboratoryByProposal", code, str(number))
 
     # -- sessions ----------------------------------------------------------------
 
-    def find_sessions(self, code: str, number: str, beamline: str) -> list[dict]:
+    def find_sessions(self, code: str, number: str, beamline: str) -> list[dict[str, Any]]:
         """``findSessionsByProposalAndBeamLine``: the proposal's current sessions on ``beamline``."""
         return self._many("collection", "findSessionsByProposalAndBeamLine", code, str(number), beamline)
 
-    def find_session(self, session_id: int) -> Optional[dict]:
+    def find_session(self, session_id: int) -> dict[str, Any] | None:
         """``findSession``: one session, or None."""
         return self._one("collection", "findSession", int(session_id))
 
@@ -163,8 +163,8 @@ class IspybAdapter:
     def store_data_collection(
         self,
         collection: DataCollection,
-        group_id: Optional[int] = None,
-        detector_id: Optional[int] = None,
+        group_id: int | None = None,
+        detector_id: int | None = None,
     ) -> int:
         """``storeOrUpdateDataCollection``: creates, or updates when ``collection_id`` is set.
 
@@ -203,7 +203,7 @@ class IspybAdapter:
 
     def find_data_collection_by_files(
         self, directory: str, prefix: str, run_number: int
-    ) -> Optional[int]:
+    ) -> int | None:
         """``findDataCollectionFromImageDirectoryAndImagePrefixAndNumber``: the id, or None.
 
         A directory, file prefix and run number name one collection's images,
@@ -227,7 +227,7 @@ class IspybAdapter:
         values = vo.image_values(image)
         return self._store("Image", "storeOrUpdateImage", self._build("collection", "imageWS3VO", values))
 
-    def store_robot_action(self, action: RobotAction) -> Optional[int]:
+    def store_robot_action(self, action: RobotAction) -> int | None:
         """``storeRobotAction`` (insert only): returns the new id, or None if ISPyB stored nothing.
 
         Raises:
@@ -263,7 +263,7 @@ class IspybAdapter:
         self._store("Session", "storeOrUpdateSession", self._build("collection", "sessionWS3VO", values))
         return setup_id
 
-    def find_detector(self, setup: BeamlineSetup) -> Optional[int]:
+    def find_detector(self, setup: BeamlineSetup) -> int | None:
         """``findDetectorByParam`` on the setup's detector; its ``detectorId``, or None.
 
         None without asking ISPyB when the setup has no manufacturer or model.
@@ -312,7 +312,7 @@ class IspybAdapter:
         infos = self._many("sample", "findSampleInfoLightForProposal", int(proposal_id), beamline)
         return [Sample.from_legacy(info) for info in infos]
 
-    def update_bl_sample(self, sample: SampleUpdate) -> Optional[int]:
+    def update_bl_sample(self, sample: SampleUpdate) -> int | None:
         """``storeOrUpdateBLSample`` for a known sample; returns its id, or None.
 
         The sample is read first (``findBLSample``) and only the values given

@@ -20,7 +20,7 @@ Errors are mapped once, here:
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal, Optional
+from typing import Any, Literal, cast
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -71,9 +71,9 @@ class IspybConnection(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     ws_root: str
-    username: Optional[str] = None
-    password: Optional[SecretStr] = None
-    proxy: Optional[str] = None
+    username: str | None = None
+    password: SecretStr | None = None
+    proxy: str | None = None
     verify: bool | str = True
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
@@ -187,10 +187,11 @@ class IspybServices:
 
 
 def _status_of(error: Exception) -> int | None:
+    # zeep and requests are untyped: their status codes are ints or absent.
     if isinstance(error, TransportError):
-        return error.status_code
+        return cast(int | None, error.status_code)
     response = getattr(error, "response", None)
-    return getattr(response, "status_code", None)
+    return cast(int | None, getattr(response, "status_code", None))
 
 
 def _fault_detail(fault: Fault) -> str:
@@ -200,5 +201,5 @@ def _fault_detail(fault: Fault) -> str:
         return ""
     for element in detail.iter():
         if isinstance(element.tag, str) and element.tag.endswith("message") and element.text:
-            return element.text.strip()
+            return cast(str, element.text).strip()
     return ""

@@ -8,8 +8,9 @@ started on or before today and has not ended.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from mxcubecore_lims.errors import LimsDataError
 from mxcubecore_lims.ispyb.proposal_codes import split_proposal_name
@@ -20,23 +21,25 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _as_datetime(value: Any, field: str) -> Optional[datetime]:
+def _as_datetime(value: Any, field: str) -> datetime | None:
     """A naive local date-time (zeep gives aware ones when the XML has an offset)."""
     if value is None:
         return None
-    if not isinstance(value, datetime):
+    if isinstance(value, datetime):
+        when = value
+    else:
         try:
-            value = datetime.fromisoformat(str(value))
+            when = datetime.fromisoformat(str(value))
         except ValueError as error:
             raise LimsDataError("sessionWS3VO", field, value, "not a date-time") from error
-    return value.astimezone().replace(tzinfo=None) if value.tzinfo else value
+    return when.astimezone().replace(tzinfo=None) if when.tzinfo else when
 
 
 def session_from_ispyb(
     session: Mapping[str, Any],
     beamline_name: str,
-    proposal: Optional[Mapping[str, Any]] = None,
-    now: Optional[datetime] = None,
+    proposal: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> Session:
     """Builds the mxcubecore ``Session`` for one ISPyB session.
 

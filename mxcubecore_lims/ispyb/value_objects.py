@@ -16,11 +16,12 @@ current in mA, temperature in K. No conversion is needed and none is done.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 from enum import Enum
 from pathlib import PurePath
-from typing import Any, Optional
+from typing import Any
 
 from zeep.helpers import serialize_object
 
@@ -74,7 +75,7 @@ def _drop_nulls(value: Any) -> Any:
 # scalar conversions (typed, never stringified)
 
 
-def _int(model: str, field: str, value: Any) -> Optional[int]:
+def _int(model: str, field: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -88,13 +89,13 @@ def _int(model: str, field: str, value: Any) -> Optional[int]:
     raise LimsDataError(model, field, value, "ISPyB needs an integer here")
 
 
-def _id(model: str, field: str, value: Any) -> Optional[int]:
+def _id(model: str, field: str, value: Any) -> int | None:
     """A LIMS id: an int; 0 or negative (mxcubecore's -1 "not from the LIMS") is None."""
     number = _int(model, field, value)
     return number if number is not None and number > 0 else None
 
 
-def _float(model: str, field: str, value: Any) -> Optional[float]:
+def _float(model: str, field: str, value: Any) -> float | None:
     if value is None:
         return None
     try:
@@ -103,7 +104,7 @@ def _float(model: str, field: str, value: Any) -> Optional[float]:
         raise LimsDataError(model, field, value, "ISPyB needs a number here") from error
 
 
-def _text(value: Any) -> Optional[str]:
+def _text(value: Any) -> str | None:
     """Paths and enum members as text; strings as they are."""
     if value is None:
         return None
@@ -114,7 +115,7 @@ def _text(value: Any) -> Optional[str]:
     return value if isinstance(value, str) else str(value)
 
 
-def _time(model: str, field: str, value: Any) -> Optional[datetime]:
+def _time(model: str, field: str, value: Any) -> datetime | None:
     try:
         return parse_timestamp(value)
     except (TypeError, ValueError) as error:
@@ -165,14 +166,14 @@ def data_collection_group_values(group: DataCollectionGroup) -> dict[str, Any]:
     )
 
 
-def _resolution(value: Any) -> Optional[float]:
+def _resolution(value: float | ResolutionRange | None) -> float | None:
     if isinstance(value, ResolutionRange):
         return value.upper  # the high-resolution limit, at the detector edge
     return value
 
 
 def data_collection_values(
-    dc: DataCollection, group_id: Optional[int] = None, detector_id: Optional[int] = None
+    dc: DataCollection, group_id: int | None = None, detector_id: int | None = None
 ) -> dict[str, Any]:
     """``dataCollectionWS3VO`` elements (the group id, argument or ``group_id``, may be absent here)."""
     m = "DataCollection"
@@ -305,7 +306,7 @@ def robot_action_values(action: RobotAction) -> dict[str, Any]:
     )
 
 
-def beamline_setup_values(setup: BeamlineSetup, now: Optional[datetime] = None) -> dict[str, Any]:
+def beamline_setup_values(setup: BeamlineSetup, now: datetime | None = None) -> dict[str, Any]:
     """``beamLineSetup3VO`` elements (setupDate: now)."""
     m = "BeamlineSetup"
     values: dict[str, Any] = {
@@ -328,7 +329,7 @@ def beamline_setup_values(setup: BeamlineSetup, now: Optional[datetime] = None) 
     return _compact(values)
 
 
-def detector_query(setup: BeamlineSetup) -> Optional[tuple[str, str, str, str]]:
+def detector_query(setup: BeamlineSetup) -> tuple[str, str, str, str] | None:
     """``findDetectorByParam`` arguments (type, manufacturer, model, mode), or None.
 
     ISPyB matches manufacturer and model with LIKE and ignores the type; a
@@ -346,7 +347,7 @@ def detector_query(setup: BeamlineSetup) -> Optional[tuple[str, str, str, str]]:
     )
 
 
-def _scan_sample_id(model: str, scan: Any) -> Optional[int]:
+def _scan_sample_id(model: str, scan: Any) -> int | None:
     if scan.bl_sample_id is not None:
         return _id(model, "blSampleId", scan.bl_sample_id)
     if scan.sample_reference is not None:
@@ -376,7 +377,7 @@ def _scan_common(m: str, scan: Any) -> dict[str, Any]:
 def energy_scan_values(scan: EnergyScan) -> dict[str, Any]:
     """``energyScanWS3VO`` elements; sessionId required. Energies in keV."""
     m = "EnergyScan"
-    f = lambda name, value: _float(m, name, value)  # noqa: E731
+    f = functools.partial(_float, m)
     edge = scan.edge_energy
     return _compact(
         {

@@ -11,6 +11,7 @@ servers accept as anonymous, so an empty password must never reach a bind.
 from __future__ import annotations
 
 import unicodedata
+from typing import cast
 
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
@@ -61,12 +62,12 @@ def check_password(password: object) -> str:
 
 def filter_value(value: str) -> str:
     """Escapes a value for an LDAP search filter (RFC 4515)."""
-    return escape_filter_chars(value)
+    return cast(str, escape_filter_chars(value))  # ldap3 is untyped
 
 
 def dn_value(value: str) -> str:
     """Escapes a value for one attribute value of a DN (RFC 4514)."""
-    return escape_rdn(value)
+    return cast(str, escape_rdn(value))  # ldap3 is untyped
 
 
 def equality_filter(attribute: str, value: str) -> str:

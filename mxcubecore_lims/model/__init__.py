@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 _SESSION_NAMES = ("Lims", "LimsSessionManager", "LimsUser", "Proposal", "Session")
 
-__all__ = [
+__all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     # base
     "LegacyModel",
     "parse_timestamp",
@@ -79,8 +79,13 @@ __all__ = [
     "Workflow",
     "XfeSpectrum",
     "XfeSpectrumStoreResult",
-    # sessions (mxcubecore's classes, imported on first use)
-    *_SESSION_NAMES,
+    # sessions (mxcubecore's classes, imported on first use): _SESSION_NAMES, spelled
+    # out so that type checkers see them exported
+    "Lims",
+    "LimsSessionManager",
+    "LimsUser",
+    "Proposal",
+    "Session",
 ]
 
 

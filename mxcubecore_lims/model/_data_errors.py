@@ -17,7 +17,7 @@ from mxcubecore_lims.errors import LimsDataError
 __all__ = ["data_error"]
 
 
-def _walk(data: Any, loc: tuple, missing: bool) -> tuple[str, int]:
+def _walk(data: Any, loc: tuple[int | str, ...], missing: bool) -> tuple[str, int]:
     """Follows a pydantic error location through the data that was given.
 
     Location parts that are not keys or indexes of the data (union member
@@ -73,7 +73,7 @@ def data_error(
     problems = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
-        if rename and loc and loc[0] in rename:
+        if rename and loc and isinstance(loc[0], str) and loc[0] in rename:
             loc = (rename[loc[0]], *loc[1:])
         missing = err["type"] == "missing"
         path, depth = _walk(data, loc, missing)

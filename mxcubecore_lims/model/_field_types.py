@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, TypedDict, Unpack
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
@@ -87,15 +87,12 @@ def _check_energy_or_unset(value: float) -> float:
     return _check_energy(value)
 
 
-Timestamp = Union[
-    Annotated[str, AfterValidator(_check_timestamp)],
-    Annotated[datetime, Strict()],
-]
+Timestamp = Annotated[str, AfterValidator(_check_timestamp)] | Annotated[datetime, Strict()]
 """A point in time: a string such as ``"2024-05-01 10:00:00"`` (kept as the
 string it is) or a :class:`~datetime.datetime` (ISPyB's adapter replaces the
 strings by datetimes in place)."""
 
-FilePath = Union[str, Path]
+FilePath = str | Path
 """A file or directory path, kept as the type it was given in."""
 
 IntOrText = Annotated[int | str, BeforeValidator(_int_if_integer_text)]
@@ -136,9 +133,12 @@ def parse_timestamp(value: str | datetime | None) -> datetime | None:
     Returns:
         The datetime, or None when ``value`` is None.
     """
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
+    return None if value is None else _to_datetime(value)
+
+
+def _to_datetime(value: str | datetime) -> datetime:
+    """:func:`parse_timestamp` of a value that is not None."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def check_end_after_start(start: Any, end: Any) -> Any:
@@ -154,7 +154,7 @@ def check_end_after_start(start: Any, end: Any) -> Any:
     """
     try:
         if start is not None and end is not None:
-            started, ended = parse_timestamp(start), parse_timestamp(end)
+            started, ended = _to_datetime(start), _to_datetime(end)
             slack = _DST_SLACK if started.tzinfo is None and ended.tzinfo is None else timedelta(0)
             if ended < started - slack:
                 raise ValueError(f"end time is before start time {start!r}")
@@ -166,7 +166,29 @@ def check_end_after_start(start: Any, end: Any) -> Any:
 _DST_SLACK = timedelta(hours=1)
 
 
-def legacy(key: str, default: Any = None, **kwargs: Any) -> Any:
+class FieldOptions(TypedDict, total=False):
+    """The :func:`pydantic.Field` arguments :func:`legacy` passes on.
+
+    ``default_factory`` is not one of them: a legacy field's default is a value.
+    """
+
+    gt: float
+    ge: float
+    lt: float
+    le: float
+    multiple_of: float
+    min_length: int
+    max_length: int
+    pattern: str
+    strict: bool
+    description: str
+    examples: list[Any]
+    exclude: bool
+    repr: bool
+    validate_default: bool
+
+
+def legacy(key: str, default: Any = None, **kwargs: Unpack[FieldOptions]) -> Any:
     """Declares a field stored under the legacy dict key ``key``.
 
     Args:

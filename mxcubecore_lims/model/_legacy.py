@@ -106,7 +106,7 @@ def _holds_models(value: Any) -> bool:
 def _items_differ(typed: Any, given: Any) -> bool:
     """True when a flat container's items changed type (``[1, 2]`` read as ``[1.0, 2.0]``)."""
     if isinstance(typed, (list, tuple)) and isinstance(given, (list, tuple)):
-        return any(type(a) is not type(b) for a, b in zip(typed, given))
+        return any(type(a) is not type(b) for a, b in zip(typed, given, strict=False))
     return False
 
 
@@ -270,7 +270,7 @@ class LegacyModel(BaseModel):
         return model
 
     @classmethod
-    def from_legacy(cls, data: Mapping[str, Any] | tuple) -> Self:
+    def from_legacy(cls, data: Mapping[str, Any] | tuple[Any, ...]) -> Self:
         """Reads a legacy dict as the collect routines pass it.
 
         Args:

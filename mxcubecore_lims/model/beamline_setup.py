@@ -14,6 +14,7 @@ Nones and fill it from configuration properties.
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import Field, PrivateAttr
@@ -80,7 +81,7 @@ class BeamlineSetup(LegacyModel):
     input_files_server: Any | None = legacy("input_files_server")
     """Server that writes processing input files, if any."""
 
-    _namedtuple_type: type | None = PrivateAttr(default=None)
+    _namedtuple_type: type[tuple[Any, ...]] | None = PrivateAttr(default=None)
 
     @classmethod
     def from_legacy(cls, data: Any) -> BeamlineSetup:
@@ -101,7 +102,7 @@ class BeamlineSetup(LegacyModel):
             model._namedtuple_type = type(data)
         return model
 
-    def to_namedtuple(self) -> tuple:
+    def to_namedtuple(self) -> tuple[Any, ...]:
         """Writes the setup back as a namedtuple.
 
         mxcubecore's consumers read ``bl_config`` by attribute
@@ -114,13 +115,30 @@ class BeamlineSetup(LegacyModel):
             made from the keys.
         """
         data = self.to_legacy()
-        cls = self._namedtuple_type
-        if cls is None or set(cls._fields) != set(data):
-            cls = collections.namedtuple("BeamlineConfig", list(data))
-        return cls(**data)
+        kind = self._namedtuple_type
+        if kind is None or set(getattr(kind, "_fields", ())) != set(data):
+            kind = _beamline_config_class(list(data))
+        return kind(**data)
 
     @property
     def undulator_types(self) -> list[str]:
         """The undulator types, as ISPyB's ``undulatorType1..n`` want them."""
         undulators = self.undulators or []
         return [str(getattr(undulator, "type", undulator)) for undulator in undulators]
+
+
+def _beamline_config_class(names: list[str]) -> type[tuple[Any, ...]]:
+    """A ``BeamlineConfig`` namedtuple class with the fields ``names``.
+
+    The fields are only known at run time, which mypy's special treatment of
+    ``namedtuple()`` (literal field names) cannot check, so it is called as the
+    plain function typeshed declares.
+
+    Args:
+        names: The field names, in order.
+
+    Returns:
+        The namedtuple class.
+    """
+    factory: Callable[[str, list[str]], type[tuple[Any, ...]]] = collections.namedtuple
+    return factory("BeamlineConfig", names)

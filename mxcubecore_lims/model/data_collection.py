@@ -97,9 +97,10 @@ class Oscillation(LegacyModel):
     @property
     def end(self) -> float | None:
         """Rotation end angle [deg], as ISPyB computes it, or None."""
-        if None in (self.start, self.range, self.number_of_images):
+        start, width, count = self.start, self.range, self.number_of_images
+        if start is None or width is None or count is None:
             return None
-        return self.start + (self.range + (self.offset or 0)) * self.number_of_images
+        return start + (width + (self.offset or 0)) * count
 
 
 class ResolutionRange(LegacyModel):

@@ -20,8 +20,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, cast
 
 import gevent
 import requests
@@ -37,7 +38,7 @@ DEMO_ADDRESSES = {
     "ispyb": "http://127.0.0.1:18080/ispyb/ispyb-ws/ispybWS/",
     "icat": "http://127.0.0.1:18181",
     "ldap": "ldap://127.0.0.1:13389",
-    "data": "/tmp/mxcubecore-lims-demo",
+    "data": "/tmp/mxcubecore-lims-demo",  # noqa: S108 (the demo configuration's own path, replaced here)
 }
 
 #: Demo files that name a server or the data directory.
@@ -98,7 +99,7 @@ class MxcubewebServer:
         lookup: list[Path],
         lims: str,
         log_file: Path,
-        env: Optional[Mapping[str, str]] = None,
+        env: Mapping[str, str] | None = None,
         start_timeout: float = 90.0,
     ) -> None:
         self.lookup = lookup
@@ -107,7 +108,7 @@ class MxcubewebServer:
         self.env = dict(env or {})
         self.start_timeout = start_timeout
         self.port = 0
-        self._process: Optional[subprocess.Popen[bytes]] = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -122,7 +123,7 @@ class MxcubewebServer:
             return ""
         return "\n".join(lines[-last:])
 
-    def start(self) -> "MxcubewebServer":
+    def start(self) -> MxcubewebServer:
         """Starts the server and waits until ``login_info`` answers.
 
         Raises:
@@ -135,7 +136,9 @@ class MxcubewebServer:
         ]
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         output = self.log_file.open("wb")
-        self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+        self._process = subprocess.Popen(  # noqa: S603 (our own CLI, run by sys.executable)
+            command, stdout=output, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
+        )
         output.close()
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -150,7 +153,7 @@ class MxcubewebServer:
         self.stop()
         raise MxcubewebError(f"mxcubeweb did not answer within {self.start_timeout} s:\n{self.log()}")
 
-    def stop(self) -> Optional[int]:
+    def stop(self) -> int | None:
         """SIGTERM, then SIGKILL after 20 s; returns the exit code."""
         if self._process is None:
             return None
@@ -165,7 +168,7 @@ class MxcubewebServer:
         self._process = None
         return code
 
-    def client(self) -> "MxcubewebClient":
+    def client(self) -> MxcubewebClient:
         """A new browser (its own cookies) on this server."""
         return MxcubewebClient(self.url)
 
@@ -218,7 +221,7 @@ class MxcubewebClient:
         """``GET /login/signout``."""
         self._json(self.http.get(self.url + API + "/login/signout", timeout=60))
 
-    def listen(self, namespace: str = "/hwr") -> "PushedEvents":
+    def listen(self, namespace: str = "/hwr") -> PushedEvents:
         """Connects this browser's socket.io client (its login cookie) to ``namespace``."""
         return PushedEvents(self, namespace)
 
@@ -236,7 +239,7 @@ def _green_socketio_client() -> Any:
     import gevent.queue
     import socketio
 
-    class GreenEngineioClient(engineio.Client):  # type: ignore[misc]
+    class GreenEngineioClient(engineio.Client):
         def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
             return gevent.spawn(target, *args, **kwargs)
 
@@ -247,12 +250,12 @@ def _green_socketio_client() -> Any:
             return gevent.queue.JoinableQueue(*args, **kwargs)
 
         def get_queue_empty_exception(self) -> type[Exception]:
-            return gevent.queue.Empty
+            return cast(type[Exception], gevent.queue.Empty)
 
         def create_event(self, *args: Any, **kwargs: Any) -> Any:
             return gevent.event.Event()
 
-    class GreenSocketioClient(socketio.Client):  # type: ignore[misc]
+    class GreenSocketioClient(socketio.Client):
         def _engineio_client_class(self) -> type:
             return GreenEngineioClient
 
@@ -310,7 +313,7 @@ class PushedEvents:
         """Disconnects."""
         self._client.disconnect()
 
-    def __enter__(self) -> "PushedEvents":
+    def __enter__(self) -> PushedEvents:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

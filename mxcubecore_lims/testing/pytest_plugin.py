@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -53,17 +53,17 @@ from mxcubecore_lims.testing.slapd import SlapdError, SlapdNotFoundError, SlapdS
 
 __all__ = [
     "SlapdFactory",
-    "is_ci",
-    "skip_or_fail",
-    "require_slapd",
-    "require_openssl",
-    "slapd_server",
-    "slapd_tls_server",
-    "slapd_factory",
-    "ispyb_server",
-    "ispyb_server_factory",
     "icat_server",
     "icat_server_factory",
+    "is_ci",
+    "ispyb_server",
+    "ispyb_server_factory",
+    "require_openssl",
+    "require_slapd",
+    "skip_or_fail",
+    "slapd_factory",
+    "slapd_server",
+    "slapd_tls_server",
 ]
 
 # Values of CI that mean "not CI" (people do write CI=0 or CI=false).
@@ -220,7 +220,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[pytest.TestReport]:
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Adds slapd's log to a failing test's report and keeps its directory."""
     report: pytest.TestReport = yield
     if report.failed:

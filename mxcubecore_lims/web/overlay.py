@@ -105,7 +105,7 @@ def write_overlay(directory: Path, lookup: list[Path], lims: str, port: int, hos
     beamline_source = _find_first(path, "beamline.yaml")
     yaml = _yaml()
     beamline: Any = yaml.load(beamline_source.read_text(encoding="utf-8"))
-    objects = beamline.get("objects") if hasattr(beamline, "get") else None
+    objects: Any = beamline.get("objects") if hasattr(beamline, "get") else None
     if not hasattr(objects, "__setitem__"):
         raise LimsConfigError("has no 'objects' mapping to put the LIMS object in", beamline_source)
     objects["lims"] = lims_file

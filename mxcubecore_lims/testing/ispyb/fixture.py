@@ -64,7 +64,8 @@ def parse_date(value: Any, now: datetime | None = None) -> datetime | None:
     if days:
         base += timedelta(days=int(days) * (-1 if sign == "-" else 1))
     if clock:
-        base = datetime.combine(base.date(), time(*map(int, clock.split(":"))))
+        hour, minute, *second = (int(part) for part in clock.split(":"))
+        base = datetime.combine(base.date(), time(hour, minute, second[0] if second else 0))
     return base
 
 

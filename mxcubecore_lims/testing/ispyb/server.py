@@ -29,7 +29,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gevent
 from lxml import etree
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 #: Where the services live (the real deployment path, reference §1.2).
 BASE_PATH = "/ispyb/ispyb-ws/ispybWS/"
 DEFAULT_USERNAME = "mxcube"
-DEFAULT_PASSWORD = "ispyb-password"
+DEFAULT_PASSWORD = "ispyb-password"  # noqa: S105 (the emulator's documented test account)
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -96,14 +96,13 @@ def _to_text(value: Any, xsd: str) -> str:
     if kind in ("double", "float"):
         return repr(float(value))
     if kind == "dateTime":
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.astimezone().isoformat()  # naive values are local time
+        when: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return when.astimezone().isoformat()  # naive values are local time
     return str(value)
 
 
 def _local(tag: Any) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    return cast(str, etree.QName(tag).localname) if isinstance(tag, str) else ""
 
 
 def _parse_value(service: Service, param: Param, node: Any) -> Any:
@@ -169,7 +168,7 @@ def _fault_xml(message: str, namespace: str | None, code: str = "soap:Server") -
         detail = etree.SubElement(fault, "detail")
         exc = etree.SubElement(detail, f"{{{namespace}}}Exception", nsmap={"ns2": namespace})
         etree.SubElement(exc, "message").text = message
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    return _serialise(env)
 
 
 def _response_xml(service: Service, operation: str, result: Any) -> bytes:
@@ -180,7 +179,12 @@ def _response_xml(service: Service, operation: str, result: Any) -> bytes:
     )
     if op.result is not None:
         _emit(service, wrapper, op.result, result)
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    return _serialise(env)
+
+
+def _serialise(env: Any) -> bytes:
+    """The envelope ``env`` (an lxml element) as an XML document in UTF-8."""
+    return cast(bytes, etree.tostring(env, xml_declaration=True, encoding="UTF-8"))
 
 
 # --------------------------------------------------------------------------
@@ -331,6 +335,7 @@ class EmulatedIspyb(LoopbackServer):
 
     name = "emulated ISPyB"
     error = IspybServerError
+    app: _App
 
     def __init__(
         self,
@@ -351,6 +356,7 @@ class EmulatedIspyb(LoopbackServer):
 
     @property
     def calls(self) -> list[tuple[str, str, str]]:
+        """``(service, operation, user)`` of every operation called, in order."""
         return self.app.calls
 
     @property

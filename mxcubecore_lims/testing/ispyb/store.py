@@ -24,7 +24,7 @@ from typing import Any
 from mxcubecore_lims.errors import LimsError
 from mxcubecore_lims.testing.ispyb.schema import SERVICES
 
-__all__ = ["IspybStoreError", "Store", "TABLES", "to_db_date"]
+__all__ = ["TABLES", "IspybStoreError", "Store", "to_db_date"]
 
 
 class IspybStoreError(LimsError):
@@ -46,8 +46,8 @@ _B = "ToolsForBLSampleWebService"
 #: table -> (primary key, columns). The primary key is the first column.
 TABLES: dict[str, tuple[str, list[str]]] = {
     "Laboratory": ("laboratoryId", _vo_columns(_S, "laboratory3VO")),
-    "Person": ("personId", _vo_columns(_S, "personWS3VO") + ["password"]),
-    "Proposal": ("proposalId", _vo_columns(_S, "proposalWS3VO") + ["timeStamp"]),
+    "Person": ("personId", [*_vo_columns(_S, "personWS3VO"), "password"]),
+    "Proposal": ("proposalId", [*_vo_columns(_S, "proposalWS3VO"), "timeStamp"]),
     "ProposalHasPerson": ("proposalHasPersonId", ["proposalId", "personId"]),
     "BLSession": (
         "sessionId",
@@ -162,7 +162,9 @@ class Store:
             cursor = self._db.execute(
                 f'INSERT INTO "{table}" ({names}) VALUES ({marks})', list(values.values())
             )
-        return int(cursor.lastrowid)
+        if cursor.lastrowid is None:  # sqlite3 sets it after every INSERT
+            raise TypeError(f"no row id after an INSERT into {table}")
+        return cursor.lastrowid
 
     def update(self, table: str, key: int, values: dict[str, Any]) -> None:
         """Sets columns of one row."""
