@@ -170,8 +170,10 @@ def run_migrate(args: argparse.Namespace) -> int:
         print(f"{args.path}: nothing to migrate")
         return 0
     if not report.ok:
-        print(f"the migrated configuration does not check: nothing written ({len(report.problems)} problem(s))",
-              file=sys.stderr)
+        print(
+            f"the migrated configuration does not check: nothing written ({len(report.problems)} problem(s))",
+            file=sys.stderr,
+        )
         return 1
     verb = "would change" if args.dry_run else "changed"
     for path in report.changed:
@@ -233,8 +235,10 @@ def run_outbox(args: argparse.Namespace) -> int:
                 print(f"  pending: {row['pending']}   failed: {row['failed']}   delivered: {row['delivered']}")
                 print(f"  oldest pending: {age}   last error: {row['last_error'] or '-'}")
                 for record in row.get("records", []):
-                    print(f"    #{record['seq']} {record['kind']} {record['status']} "
-                          f"({record['attempts']} attempt(s)) {record['error'] or ''}")
+                    print(
+                        f"    #{record['seq']} {record['kind']} {record['status']} "
+                        f"({record['attempts']} attempt(s)) {record['error'] or ''}"
+                    )
         return 1 if any(e["pending"] for e in report) else 0
     finally:
         for _role, lims in found.values():
@@ -311,16 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=run_demo)
 
     web = commands.add_parser("web", help="run mxcubeweb on the emulated beamline with one of our LIMS objects")
-    web.add_argument(
-        "--config", help="configuration lookup path, DIR[:DIR...] (default: configuration/demo)"
-    )
+    web.add_argument("--config", help="configuration lookup path, DIR[:DIR...] (default: configuration/demo)")
     web.add_argument(
         "--lims", default="esrf", help="LIMS object in the lims role: esrf, icat, user, proposal, or a file name"
     )
     web.add_argument("--port", type=int, default=8081, help="HTTP port on 127.0.0.1 (default 8081)")
-    web.add_argument(
-        "--no-emulators", action="store_true", help="do not start the emulated ISPyB, ICAT and slapd"
-    )
+    web.add_argument("--no-emulators", action="store_true", help="do not start the emulated ISPyB, ICAT and slapd")
     web.add_argument("-v", "--verbose", action="store_true", help="mxcubeweb's INFO log")
     web.set_defaults(run=run_web)
 

@@ -98,9 +98,7 @@ class LimsConfigError(LimsError, ValueError):
         reason: The message without the location prefix.
     """
 
-    def __init__(
-        self, reason: str, file: str | Path | None = None, line: int | None = None
-    ) -> None:
+    def __init__(self, reason: str, file: str | Path | None = None, line: int | None = None) -> None:
         self.reason = reason
         self.file = str(file) if file is not None else None
         self.line = line

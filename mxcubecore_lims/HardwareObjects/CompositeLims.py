@@ -22,7 +22,7 @@ others get the records without sample ids (their own ids would not match).
 from __future__ import annotations
 
 import collections
-from typing import Any, Optional
+from typing import Any
 
 from mxcubecore_lims.errors import LimsConfigError, LimsError, LimsNoSessionError
 from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims, Id, LegacyDict
@@ -61,9 +61,9 @@ class CompositeLims(AbstractLims):
 
         outbox: bool = False
         """Off: each member journals its own writes."""
-        authority_role: Optional[str] = None  # noqa: UP045 (the docs show this spelling)
+        authority_role: str | None = None
         """Role of the member that logs people in and lists sessions (default: the first member)."""
-        primary_role: Optional[str] = None  # noqa: UP045 (the docs show this spelling)
+        primary_role: str | None = None
         """Role of the member whose ids are returned (default: the first member giving ids)."""
         create_sessions: bool = True
         """Create a member's session for a local login when it has none for the proposal."""
@@ -358,6 +358,7 @@ class CompositeLims(AbstractLims):
 
     def store_beamline_setup(self, session_id: str, bl_config_dict: Any) -> Id:
         """Stores the setup in every member under its own session; returns the primary's id."""
+
         def one(role: str, member: AbstractLims) -> Any:
             own = member.get_session_id()
             if own is None:
@@ -369,6 +370,7 @@ class CompositeLims(AbstractLims):
 
     def store_image(self, image_dict: LegacyDict) -> Id:
         """Stores an image in every member, with its own collection id; returns the primary's id."""
+
         def one(role: str, member: AbstractLims) -> Any:
             copy = dict(image_dict)
             if copy.get("dataCollectionId") not in (None, ""):
@@ -395,6 +397,7 @@ class CompositeLims(AbstractLims):
 
     def associate_bl_sample_and_energy_scan(self, entry_dict: LegacyDict) -> Id:
         """Links a sample and a scan in every member, with its own scan id; returns the primary's id."""
+
         def one(role: str, member: AbstractLims) -> Any:
             copy = dict(entry_dict)
             copy["energyScanId"] = self._translate("energy_scan", copy.get("energyScanId"), role)

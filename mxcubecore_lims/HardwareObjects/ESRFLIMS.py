@@ -19,8 +19,6 @@ XML, as the ``lims.xml`` files of ESRF beamlines are laid out::
 
 from __future__ import annotations
 
-from typing import Optional
-
 from mxcubecore_lims.HardwareObjects.CompositeLims import CompositeLims
 
 __all__ = ["ESRFLIMS"]
@@ -38,7 +36,7 @@ class ESRFLIMS(CompositeLims):
     class HOConfig(CompositeLims.HOConfig):
         """As the composite, with ESRF's roles as defaults."""
 
-        authority_role: Optional[str] = "drac"
+        authority_role: str | None = "drac"
         """The ICAT LIMS object."""
-        primary_role: Optional[str] = "ispyb"
+        primary_role: str | None = "ispyb"
         """The ISPyB LIMS object, whose ids callers get."""

@@ -15,7 +15,7 @@ with our typed models; ids come back as ints.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import SecretStr, field_validator
 
@@ -64,17 +64,17 @@ class ISPyBAbstractLims(AbstractLims):
 
         ws_root: str
         """Base URL of the web services, e.g. ``https://ispyb.example.org/ispyb/ispyb-ws/ispybWS/``."""
-        ws_username: Optional[str] = None  # noqa: UP045 (the docs show this spelling)
+        ws_username: str | None = None
         """Web-service account."""
-        ws_password: Optional[SecretStr] = None  # noqa: UP045 (the docs show this spelling)
+        ws_password: SecretStr | None = None
         """Its password (use ``${env:...}`` or ``${file:...}``)."""
         authServerType: Literal["ldap", "ispyb"] = "ldap"  # noqa: N815 (mxcubecore's key)
         """Who checks user passwords: the ``ldapServer`` role object, or ISPyB itself."""
         loginTranslate: bool = True  # noqa: N815 (mxcubecore's key)
         """Translate proposal codes with the session object's ``proposals`` table."""
-        proxy_address: Optional[str] = None  # noqa: UP045 (the docs show this spelling)
+        proxy_address: str | None = None
         """HTTP(S) proxy for ISPyB."""
-        base_result_url: Optional[str] = None  # noqa: UP045 (the docs show this spelling)
+        base_result_url: str | None = None
         """Prefix of links to results in ISPyB's web pages."""
         connect_timeout: float = 5.0
         """Seconds to connect to ISPyB."""
@@ -82,7 +82,7 @@ class ISPyBAbstractLims(AbstractLims):
         """Seconds to wait for an ISPyB answer."""
         verify_tls: bool = True
         """Verify ISPyB's certificate (``https``)."""
-        ca_file: Optional[str] = None  # noqa: UP045 (the docs show this spelling)
+        ca_file: str | None = None
         """CA bundle to verify it with (default: the system's)."""
         new_session_days: int = 2
         """Length of sessions created for local proposal logins, in days (ends at 07:59:59)."""
@@ -294,9 +294,7 @@ class ISPyBAbstractLims(AbstractLims):
             return int(found.session_id)
         return int(self._active_session_or_raise().session_id)
 
-    def _write_data_collection(
-        self, collection: DataCollection, setup: BeamlineSetup | None
-    ) -> tuple[Id, Id]:
+    def _write_data_collection(self, collection: DataCollection, setup: BeamlineSetup | None) -> tuple[Id, Id]:
         session_id = self._session_id_for(collection.session_id, collection)
         # Three ISPyB writes make one record: each id is kept in the journal as
         # it comes, so a retry after ISPyB went away half-way resumes.
@@ -396,7 +394,9 @@ class ISPyBAbstractLims(AbstractLims):
         stored = self._energy_scans.get(int(association.energy_scan_id))
         if stored is None:
             raise LimsDataError(
-                "EnergyScanSampleAssociation", "energyScanId", association.energy_scan_id,
+                "EnergyScanSampleAssociation",
+                "energyScanId",
+                association.energy_scan_id,
                 "not an energy scan stored by this MXCuBE",
             )
         linked = stored.model_copy(

@@ -36,7 +36,7 @@ YAML, with the new keys::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from mxcubecore.HardwareObjects.abstract.AbstractAuthenticator import AbstractAuthenticator
 from pydantic import SecretStr, ValidationError, model_validator
@@ -54,29 +54,29 @@ class LdapAuthenticator(AbstractAuthenticator):
     class HOConfig(AbstractAuthenticator.HOConfig):
         """Configuration keys; mxcubecore's four first, then ours."""
 
-        ldaphost: Optional[str] = None
+        ldaphost: str | None = None
         """mxcubecore: server host name(s), space separated (or URIs)."""
-        ldapport: Optional[int] = None
+        ldapport: int | None = None
         """mxcubecore: server port."""
-        ldapdomain: Optional[str] = None
+        ldapdomain: str | None = None
         """mxcubecore: ``example.org`` (read as ``dc=example,dc=org``) or a DN."""
-        ldapou: Optional[str] = None
+        ldapou: str | None = None
         """mxcubecore: organisational unit of the users (``people``)."""
-        uris: Optional[str] = None
+        uris: str | None = None
         """Server URIs, space separated, tried in order (instead of ldaphost/ldapport)."""
-        base_dn: Optional[str] = None
+        base_dn: str | None = None
         """Where users are searched (instead of ldapdomain/ldapou)."""
         login_attribute: str = "uid"
         """Attribute holding the user name typed at login."""
-        bind_dn_template: Optional[str] = None
+        bind_dn_template: str | None = None
         """Bind directly as this DN (``{username}`` is replaced, escaped)."""
-        service_dn: Optional[str] = None
+        service_dn: str | None = None
         """Account that searches for users (anonymous search when absent)."""
-        service_password: Optional[SecretStr] = None
+        service_password: SecretStr | None = None
         """Its password (use ``${env:...}`` or ``${file:...}``)."""
         start_tls: bool = False
         """Upgrade ``ldap://`` connections with StartTLS."""
-        ca_file: Optional[Path] = None
+        ca_file: Path | None = None
         """CA bundle to verify the server with (default: the system's)."""
         verify_certificates: bool = True
         """Verify the server's certificate and host name."""
@@ -84,7 +84,7 @@ class LdapAuthenticator(AbstractAuthenticator):
         """Seconds per server to connect."""
         operation_timeout: float = 10.0
         """Seconds per server answer."""
-        required_group: Optional[str] = None
+        required_group: str | None = None
         """DN of a group (groupOfNames, groupOfUniqueNames or posixGroup) users must be in; anyone when absent."""
         full_name_attribute: str = "cn"
         """Attribute giving the full name."""
@@ -124,14 +124,14 @@ class LdapAuthenticator(AbstractAuthenticator):
             )
 
         @model_validator(mode="after")
-        def _describes_a_directory(self) -> "LdapAuthenticator.HOConfig":
+        def _describes_a_directory(self) -> LdapAuthenticator.HOConfig:
             # Fails at load time, with the file and line, not at the first login.
             self.to_settings()
             return self
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
-        self._client: Optional[LdapAuthClient] = None
+        self._client: LdapAuthClient | None = None
         self._users: dict[str, LdapUser] = {}
 
     def init(self) -> None:
@@ -168,11 +168,11 @@ class LdapAuthenticator(AbstractAuthenticator):
         return user
 
     def authenticate(self, username: str, password: str) -> bool:
-        """mxcubecore's contract: True on success; a refusal raises a typed LdapError."""
+        """Mxcubecore's contract: True on success; a refusal raises a typed LdapError."""
         self.login(username, password)
         return True
 
-    def get_user(self, username: str) -> Optional[LdapUser]:
+    def get_user(self, username: str) -> LdapUser | None:
         """The user as of their last successful login here, if any."""
         return self._users.get(username)
 
@@ -181,7 +181,7 @@ class LdapAuthenticator(AbstractAuthenticator):
         user = self._users.get(username)
         return user.full_name if user else username
 
-    def get_field_values(self) -> Optional[dict[str, Any]]:
+    def get_field_values(self) -> dict[str, Any] | None:
         """Attributes of the latest login (mxcubecore site code reads this)."""
         if not self._users:
             return None
@@ -191,7 +191,7 @@ class LdapAuthenticator(AbstractAuthenticator):
         """True when a server answers now. Never raises."""
         return self._client is not None and self._client.ping()
 
-    def invalidate(self, username: Optional[str] = None) -> None:
+    def invalidate(self, username: str | None = None) -> None:
         """Forgets what the last login of ``username`` (or of everybody) returned."""
         if username is None:
             self._users.clear()

@@ -20,8 +20,6 @@ XML::
 
 from __future__ import annotations
 
-from typing import Optional
-
 from mxcubecore_lims.errors import LimsAuthenticationError, LimsNoSessionError
 from mxcubecore_lims.HardwareObjects.ISPyBAbstractLims import ISPyBAbstractLims
 from mxcubecore_lims.model import LimsSessionManager
@@ -64,7 +62,7 @@ class UserTypeISPyBLims(ISPyBAbstractLims):
         self._last_user = login_id
         return self.session_manager
 
-    def _person_name(self, login_id: str) -> Optional[str]:
+    def _person_name(self, login_id: str) -> str | None:
         person = self._ispyb.find_person_by_login(login_id) or {}
         name = " ".join(part for part in (person.get("givenName"), person.get("familyName")) if part)
         return name or None

@@ -116,17 +116,14 @@ def resolve_class(class_path: str, file_format: Format, file: Path, line: int) -
             found = _import_candidate(module_name, attribute)
         except Exception as error:
             raise ConfigClassError(
-                f"class '{class_path}': importing module '{module_name}' failed: "
-                f"{error.__class__.__name__}: {error}",
+                f"class '{class_path}': importing module '{module_name}' failed: {error.__class__.__name__}: {error}",
                 file,
                 line,
             ) from error
         if found is None:
             continue
         if not issubclass(found, (ConfiguredObject, HardwareObjectNode)):
-            raise ConfigClassError(
-                f"class '{class_path}' is not an mxcubecore hardware object", file, line
-            )
+            raise ConfigClassError(f"class '{class_path}' is not an mxcubecore hardware object", file, line)
         return found
     tried = ", ".join(f"{module}:{attribute}" for module, attribute in candidate_imports(class_path, file_format))
     raise ConfigClassError(f"unknown class '{class_path}' (tried {tried})", file, line)

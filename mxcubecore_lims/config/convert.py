@@ -49,8 +49,7 @@ def xml_to_yaml(xml_path: str | Path, lookup: LookupPath | None = None) -> str:
     spec = read_xml(path)
     if spec.xml_commands or spec.xml_channels:
         raise ConfigValueError(
-            "<command>/<channel> elements have no YAML equivalent; "
-            "describe them in a control-protocol section by hand",
+            "<command>/<channel> elements have no YAML equivalent; describe them in a control-protocol section by hand",
             path,
             spec.class_line,
         )

@@ -207,7 +207,9 @@ def describe(name: str) -> str:
         meaning = key.meaning.replace("|", "\\|")
         if key.deprecated:
             meaning = f"*Deprecated:* {key.deprecated}. {meaning}".strip()
-        lines.append(f"| `{key.name}` | `{key.type}` | {default} | {meaning} |")
+        # A pipe ends a table cell, even inside a code span (GitHub's tables).
+        type_text = key.type.replace("|", "\\|")
+        lines.append(f"| `{key.name}` | `{type_text}` | {default} | {meaning} |")
     xml, yaml = _examples(cls, keys)
     lines += ["", "XML:", "", "```xml", xml, "```", "", "YAML:", "", "```yaml", yaml, "```", ""]
     return "\n".join(lines)

@@ -335,9 +335,7 @@ class ConfigLoader:
             if child is not None and attach:
                 self._attach(entry, spec, reference, child, target)
 
-    def _attach(
-        self, entry: LoadedObject, spec: ObjectSpec, reference: Reference, child: Any, target: Path
-    ) -> None:
+    def _attach(self, entry: LoadedObject, spec: ObjectSpec, reference: Reference, child: Any, target: Path) -> None:
         from mxcubecore.BaseHardwareObjects import HardwareObjectNode
 
         role = reference.role.lower() if spec.format == "xml" else reference.role
@@ -400,6 +398,7 @@ class ConfigLoader:
                         key,
                     )
                 )
+
         for name, raw in spec.properties.items():
 
             def resolve(text: str, line: int, _name: str = name) -> str:
@@ -448,9 +447,7 @@ class ConfigLoader:
         if name and not secret and "input" in detail:
             shown = repr(detail["input"])
             message = f"{message} (got {shown[:120]})"
-        return ConfigValueError(
-            f"property '{dotted or '?'}': {message}", spec.path, spec.line_of(location), name
-        )
+        return ConfigValueError(f"property '{dotted or '?'}': {message}", spec.path, spec.line_of(location), name)
 
 
 def load_beamline(

@@ -220,7 +220,12 @@ class _XmlMigration:
             added.text = EMULATED_WS_ROOT
             self._tidy_tail(root, added)
             self.findings.append(
-                Finding(self.original, root.sourceline, "info", f"no ws_root: pointed at the emulated ISPyB ({EMULATED_WS_ROOT})")
+                Finding(
+                    self.original,
+                    root.sourceline,
+                    "info",
+                    f"no ws_root: pointed at the emulated ISPyB ({EMULATED_WS_ROOT})",
+                )
             )
         if last not in STOCK_LIMS and last != "LdapAuthenticator":
             what = "the mockup's canned proposals and samples" if last == MOCKUP else f"{last}'s own code"
@@ -292,7 +297,9 @@ class _XmlMigration:
         replacement.tail = element.tail
         root.replace(element, replacement)
         shown = re.sub(r"//[^/@]*@", "//***@", value)  # credentials in a proxy URL are not printed
-        self.findings.append(Finding(self.original, line, "info", f"<proxy> became <proxy_address>{shown}</proxy_address>"))
+        self.findings.append(
+            Finding(self.original, line, "info", f"<proxy> became <proxy_address>{shown}</proxy_address>")
+        )
 
 
 def _migrate_yaml(path: Path, original: Path, findings: list[Finding]) -> bytes | None:
@@ -439,9 +446,13 @@ def migrate(
         work = Path(temporary) / directory.name
         # Links are followed: the check must see what the loader will read.
         shutil.copytree(directory, work, symlinks=False, ignore=shutil.ignore_patterns("*.bak", "*.bak.*"))
-        candidates = [source.relative_to(directory)] if source.is_file() else [
-            p.relative_to(work) for p in sorted(work.rglob("*")) if p.is_file() and p.suffix.lower() in ALL_SUFFIXES
-        ]
+        candidates = (
+            [source.relative_to(directory)]
+            if source.is_file()
+            else [
+                p.relative_to(work) for p in sorted(work.rglob("*")) if p.is_file() and p.suffix.lower() in ALL_SUFFIXES
+            ]
+        )
         renamed: dict[str, str] = {}
         for relative in candidates:
             copy, original = work / relative, directory / relative

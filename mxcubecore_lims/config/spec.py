@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 Format = Literal["xml", "yaml"]
 
@@ -34,7 +34,7 @@ class RawScalar:
 class RawMap:
     """A mapping value (YAML mapping, XML element with child elements)."""
 
-    items: dict[str, "RawValue"]
+    items: dict[str, RawValue]
     line: int
 
 
@@ -49,12 +49,12 @@ class RawList:
             for a field declared as one, else its last value (as mxcubecore).
     """
 
-    items: list["RawValue"]
+    items: list[RawValue]
     line: int
     repeated_element: bool = False
 
 
-RawValue = Union[RawScalar, RawMap, RawList]
+RawValue = RawScalar | RawMap | RawList
 
 
 @dataclass

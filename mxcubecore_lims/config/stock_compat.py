@@ -134,4 +134,3 @@ def _head(text: str) -> str:
     """The reference's kind and name, never a value (``${env:NAME}`` is safe to show)."""
     end = text.find("}")
     return text[: end + 1] if end != -1 else text[:20]
-

@@ -19,14 +19,15 @@ value, and resolved values are never logged.
 from __future__ import annotations
 
 import enum
-from collections import abc
 import os
 import re
 import stat
 import types
 import typing
+from collections import abc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 

@@ -58,9 +58,7 @@ def make_parser() -> etree.XMLParser:
     """Returns an XML parser that keeps comments and refuses entities and network."""
     # Internal entities are expanded as mxcubecore's parser does; external
     # ones (files, URLs) never are.
-    return etree.XMLParser(
-        remove_comments=False, resolve_entities="internal", no_network=True, huge_tree=False
-    )
+    return etree.XMLParser(remove_comments=False, resolve_entities="internal", no_network=True, huge_tree=False)
 
 
 def parse_xml_tree(path: Path) -> etree._ElementTree:
@@ -175,8 +173,7 @@ def _read_complex(element: etree._Element, spec: ObjectSpec) -> RawMap:
         else:
             leaves.setdefault(tag, []).append(_scalar(child, line))
     items: dict[str, RawValue] = {
-        tag: values[0] if len(values) == 1 else RawList(values, values[0].line, True)
-        for tag, values in leaves.items()
+        tag: values[0] if len(values) == 1 else RawList(values, values[0].line, True) for tag, values in leaves.items()
     }
     for tag, values in nested.items():
         items[tag] = RawList(values, values[0].line)

@@ -144,9 +144,7 @@ def _start_servers(progress: _Progress, report: BeamtimeReport) -> Any:
     return servers
 
 
-def run_beamtime(
-    directory: Path, collections: int = 8, out: Callable[[str], None] = print
-) -> BeamtimeReport:
+def run_beamtime(directory: Path, collections: int = 8, out: Callable[[str], None] = print) -> BeamtimeReport:
     """Runs the scripted beamtime on the configuration in ``directory``.
 
     Args:
@@ -172,8 +170,10 @@ def run_beamtime(
         graph = load_beamline([directory])
         files = {entry.path for entry in graph.objects.values()}
         xml = sum(1 for f in files if f.suffix == ".xml")
-        progress("config", f"{directory}: {len(graph.objects)} objects from {len(files)} files "
-                 f"({xml} XML, {len(files) - xml} YAML)")
+        progress(
+            "config",
+            f"{directory}: {len(graph.objects)} objects from {len(files)} files ({xml} XML, {len(files) - xml} YAML)",
+        )
         lims = HWR.beamline.lims
         ispyb_lims = lims.members()["ispyb"]
 
@@ -198,8 +198,11 @@ def run_beamtime(
         # -- session and samples ----------------------------------------------
         chosen = next(s for s in manager.sessions if s.proposal_name == "MX-415")
         lims.set_active_session_by_id(chosen.session_id)
-        progress("session", f"{chosen.proposal_name}: ICAT investigation {chosen.session_id}, "
-                 f"ISPyB session {ispyb_lims.get_session_id()}")
+        progress(
+            "session",
+            f"{chosen.proposal_name}: ICAT investigation {chosen.session_id}, "
+            f"ISPyB session {ispyb_lims.get_session_id()}",
+        )
         samples = lims.get_samples("ICAT")
         for sample in samples:  # mxcubeweb's in-place rename
             sample["limsID"] = sample.pop("sampleId")
@@ -227,8 +230,11 @@ def run_beamtime(
             report.provisional += int(waiting)
             if waiting:
                 report.provisional_ids[f"{prefix}_{run}"] = (collection_id, None)
-            progress("collect", f"{index + 1}/{collections} {prefix}_{run}: id {collection_id}"
-                     + (" (provisional: waiting in the outbox)" if waiting else ""))
+            progress(
+                "collect",
+                f"{index + 1}/{collections} {prefix}_{run}: id {collection_id}"
+                + (" (provisional: waiting in the outbox)" if waiting else ""),
+            )
             if back_at is not None and report.replay_seconds is None and not ispyb_lims.outbox.status().pending:
                 report.replay_seconds = time.monotonic() - back_at
 
@@ -240,8 +246,11 @@ def run_beamtime(
             report.replay_seconds = time.monotonic() - back_at
         for name, (provisional, _) in report.provisional_ids.items():
             report.provisional_ids[name] = (provisional, ispyb_lims.outbox.real_id("collection", provisional))
-        progress("outbox", "every waiting record delivered"
-                 + (f", {report.replay_seconds:.1f} s after ISPyB came back" if report.replay_seconds is not None else ""))
+        progress(
+            "outbox",
+            "every waiting record delivered"
+            + (f", {report.replay_seconds:.1f} s after ISPyB came back" if report.replay_seconds is not None else ""),
+        )
         _fill_report(report, lims, ispyb, icat, chosen, ispyb_lims, data)
     finally:
         if graph is not None:
@@ -252,7 +261,9 @@ def run_beamtime(
     return report
 
 
-def _fill_report(report: BeamtimeReport, lims: Any, ispyb: Any, icat: Any, chosen: Any, ispyb_lims: Any, data: Path) -> None:
+def _fill_report(
+    report: BeamtimeReport, lims: Any, ispyb: Any, icat: Any, chosen: Any, ispyb_lims: Any, data: Path
+) -> None:
     session_id = ispyb_lims.get_session_id()
     groups = {g["dataCollectionGroupId"] for g in ispyb.store.rows("DataCollectionGroup", sessionId=int(session_id))}
     report.ispyb_collections = [
@@ -299,7 +310,9 @@ def _format(report: BeamtimeReport, state: str, data: Path) -> list[str]:
         f"{report.metadata_files} metadata.json files under {data}"
     )
     for dataset in report.icat_datasets:
-        lines.append(f"       {dataset['name']:<14} {dataset['parameters']:3d} parameters  {dataset['datafiles']} files")
+        lines.append(
+            f"       {dataset['name']:<14} {dataset['parameters']:3d} parameters  {dataset['datafiles']} files"
+        )
     lines.append(
         f"Collections run: {report.collections}; {report.provisional} got provisional ids "
         "(ISPyB down, or still catching up on what waited):"

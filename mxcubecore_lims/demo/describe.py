@@ -35,12 +35,12 @@ def describe_beamline(graph: LoadedBeamline) -> str:
         source = _relative(entry.path, graph) + f":{entry.class_line}"
         rows.append((label, entry.class_name, source + ("  (shared)" if shared else "")))
         path_of.setdefault(id(entry.obj), label)
-    widths = [max(len(row[i]) for row in rows + [("role", "class", "source")]) for i in range(3)]
+    widths = [max(len(row[i]) for row in [*rows, ("role", "class", "source")]) for i in range(3)]
     lines = [f"Beamline graph loaded from {', '.join(str(d) for d in graph.lookup.directories)}", ""]
     header = ("role", "class", "source")
-    lines.append("  ".join(text.ljust(width) for text, width in zip(header, widths)))
+    lines.append("  ".join(text.ljust(width) for text, width in zip(header, widths, strict=False)))
     lines.append("  ".join("-" * width for width in widths))
-    lines.extend("  ".join(text.ljust(width) for text, width in zip(row, widths)) for row in rows)
+    lines.extend("  ".join(text.ljust(width) for text, width in zip(row, widths, strict=False)) for row in rows)
     lines.append("")
     lines.append(f"{len(graph.objects)} objects from {len({e.path for e in graph.objects.values()})} files")
     session = getattr(graph.beamline, "session", None)
@@ -76,7 +76,7 @@ def _describe_lims(lims: Any, name: str) -> list[str]:
     active = manager.active_session
     return [
         f"LIMS {name} ({type(lims).__name__})",
-        f"  LIMS names: {', '.join(l.name for l in lims.get_lims_name())}",
+        f"  LIMS names: {', '.join(entry.name for entry in lims.get_lims_name())}",
         f"  login type: {'user' if lims.is_user_login_type() else 'proposal'}",
         f"  beamline: {lims.beamline_name}",
         f"  users logged in: {', '.join(manager.users) or 'none'}",

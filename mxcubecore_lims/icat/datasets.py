@@ -11,9 +11,10 @@ duplicating.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from mxcubecore_lims.errors import IcatFaultError, IcatObjectExistsError
 from mxcubecore_lims.icat.gateway import IcatGateway, jpql_string
@@ -59,7 +60,7 @@ class DatasetUploader:
     def __init__(self, gateway: IcatGateway, dataset_type: str = "acquisition") -> None:
         self.gateway = gateway
         self.dataset_type = dataset_type
-        self._parameter_types: dict[str, Optional[_ParameterType]] = {}
+        self._parameter_types: dict[str, _ParameterType | None] = {}
         self._dataset_types: dict[str, Any] = {}
         self._warned: set[str] = set()
 

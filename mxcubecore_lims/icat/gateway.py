@@ -199,8 +199,7 @@ class IcatGateway:
                         if isinstance(error, gevent.Timeout) and error is not budget:
                             raise  # the caller's own deadline, not ours
                         raise IcatUnavailableError(
-                            f"cannot connect to ICAT at {self.settings.url}: "
-                            f"{type(error).__name__}: {error}"
+                            f"cannot connect to ICAT at {self.settings.url}: {type(error).__name__}: {error}"
                         ) from error
                     finally:
                         budget.cancel()
@@ -355,7 +354,9 @@ class IcatGateway:
             )
         except LimsAuthenticationError as error:
             self._users.pop(session.key, None)
-            raise IcatSessionError(operation, f"the ICAT session of '{session.key}' ended and re-login failed") from error
+            raise IcatSessionError(
+                operation, f"the ICAT session of '{session.key}' ended and re-login failed"
+            ) from error
 
 
 def _remaining_after_login(client: Any) -> float:

@@ -219,7 +219,11 @@ def collection_record(
     _put(params, "Sample_name", sample_name)
     _put(params, "MX_lims_sample_id", sample_id)
     workflow = collection.workflow_parameters or {}
-    for key, name in (("workflow_id", "Workflow_id"), ("workflow_name", "Workflow_name"), ("workflow_type", "Workflow_type")):
+    for key, name in (
+        ("workflow_id", "Workflow_id"),
+        ("workflow_name", "Workflow_name"),
+        ("workflow_type", "Workflow_type"),
+    ):
         _put(params, name, workflow.get(key))
     if collection.motors:
         names = [str(k) for k in collection.motors]

@@ -28,7 +28,8 @@ offered: the others cannot be mounted (mxcubeweb needs both).
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, List
+from collections.abc import Iterable
+from typing import Any
 
 from mxcubecore_lims.errors import LimsDataError
 from mxcubecore_lims.model import Sample
@@ -96,7 +97,9 @@ def sample_from_icat(sample: Any) -> Sample | None:
             try:
                 value = int(float(_as_text_number(value)))
             except ValueError as error:
-                raise LimsDataError("SampleParameter", str(name), value, f"sample {sample.name}: not an integer") from error
+                raise LimsDataError(
+                    "SampleParameter", str(name), value, f"sample {sample.name}: not an integer"
+                ) from error
         elif key == "containerSampleChangerLocation":
             value = _as_text_number(value)
         legacy[key] = value
@@ -105,7 +108,7 @@ def sample_from_icat(sample: Any) -> Sample | None:
     return Sample.from_legacy(legacy)
 
 
-def samples_from_icat(samples: Iterable[Any]) -> List[Sample]:
+def samples_from_icat(samples: Iterable[Any]) -> list[Sample]:
     """Models of the mountable samples, ordered by sample-changer position then position."""
     found: list[Sample] = []
     for sample in samples:

@@ -94,9 +94,7 @@ def _url(template: str | None, value: Any) -> str | None:
     return template.replace("{id}", str(value)) if template else None
 
 
-def session_from_investigation(
-    investigation: Any, context: SessionContext, now: datetime | None = None
-) -> Session:
+def session_from_investigation(investigation: Any, context: SessionContext, now: datetime | None = None) -> Session:
     """Builds the ``Session`` for one investigation.
 
     Args:
@@ -143,9 +141,7 @@ def session_from_investigation(
         "is_rescheduled": "actualEndDate" in params,
         "is_scheduled_beamline": bool(here),
         "scheduled": "true" if here else "false",
-        "is_scheduled_time": bool(
-            actual_start and actual_end and actual_start <= now <= actual_end
-        ),
+        "is_scheduled_time": bool(actual_start and actual_end and actual_start <= now <= actual_end),
         "comments": str(getattr(investigation, "summary", None) or ""),
         "data_portal_URL": _url(context.data_portal_url, investigation.id),
         "user_portal_URL": _url(context.user_portal_url, params.get("Id", investigation.id)),

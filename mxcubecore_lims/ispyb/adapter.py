@@ -190,9 +190,7 @@ class IspybAdapter:
         if collection_id is not None:
             current = self._one("collection", "findDataCollection", collection_id)
             if current is None:
-                raise LimsDataError(
-                    "DataCollection", "collection_id", collection_id, "no such ISPyB data collection"
-                )
+                raise LimsDataError("DataCollection", "collection_id", collection_id, "no such ISPyB data collection")
             values = {**current, **values}
         vo.require("DataCollection", "group_id", values.get("dataCollectionGroupId"))
         return self._store(
@@ -201,9 +199,7 @@ class IspybAdapter:
             self._build("collection", "dataCollectionWS3VO", values),
         )
 
-    def find_data_collection_by_files(
-        self, directory: str, prefix: str, run_number: int
-    ) -> int | None:
+    def find_data_collection_by_files(self, directory: str, prefix: str, run_number: int) -> int | None:
         """``findDataCollectionFromImageDirectoryAndImagePrefixAndNumber``: the id, or None.
 
         A directory, file prefix and run number name one collection's images,
@@ -329,7 +325,5 @@ class IspybAdapter:
         if current is None:
             raise LimsDataError("SampleUpdate", "blSampleId", sample_id, "no such ISPyB sample")
         merged = {**current, **values}
-        result = self.services.call(
-            "sample", "storeOrUpdateBLSample", self._build("sample", "blSampleWS3VO", merged)
-        )
+        result = self.services.call("sample", "storeOrUpdateBLSample", self._build("sample", "blSampleWS3VO", merged))
         return None if result is None else int(result)

@@ -17,8 +17,9 @@ when the two agree.)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
 from mxcubecore_lims.errors import LimsAuthenticationError, LimsConfigError
 
@@ -78,7 +79,7 @@ class ProposalCodes:
         self._by_code = {entry.code.lower(): entry for entry in entries}
 
     @classmethod
-    def from_session_config(cls, proposals: Any, source: str = "session") -> "ProposalCodes":
+    def from_session_config(cls, proposals: Any, source: str = "session") -> ProposalCodes:
         """Reads the session object's ``proposals`` property.
 
         Accepts the shape mxcubecore gives an XML ``<proposals>`` block

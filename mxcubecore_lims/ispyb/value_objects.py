@@ -278,9 +278,7 @@ def image_values(image: Image) -> dict[str, Any]:
             "measuredIntensity": _float(m, "measuredIntensity", image.measured_intensity),
             "synchrotronCurrent": _float(m, "synchrotronCurrent", current),
             "temperature": _float(m, "temperature", image.temperature),
-            "dataCollectionId": require(
-                m, "dataCollectionId", _id(m, "dataCollectionId", image.data_collection_id)
-            ),
+            "dataCollectionId": require(m, "dataCollectionId", _id(m, "dataCollectionId", image.data_collection_id)),
         }
     )
 
@@ -419,9 +417,7 @@ def xfe_spectrum_values(spectrum: XfeSpectrum) -> dict[str, Any]:
             "energy": _float(m, "energy", spectrum.energy),
             "fittedDataFileFullPath": _text(spectrum.fitted_data_file_full_path),
             "jpegScanFileFullPath": _text(spectrum.jpeg_scan_file_full_path),
-            "xfeFluorescenceSpectrumId": _id(
-                m, "xfeFluorescenceSpectrumId", spectrum.xfe_fluorescence_spectrum_id
-            ),
+            "xfeFluorescenceSpectrumId": _id(m, "xfeFluorescenceSpectrumId", spectrum.xfe_fluorescence_spectrum_id),
         }
     )
 

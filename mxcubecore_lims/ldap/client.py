@@ -21,8 +21,9 @@ from __future__ import annotations
 import logging
 import math
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ldap3 import BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
 from ldap3.core import exceptions as ldap_exceptions
@@ -78,8 +79,8 @@ class LdapUser:
     username: str
     dn: str
     full_name: str
-    email: Optional[str] = None
-    home_directory: Optional[str] = None
+    email: str | None = None
+    home_directory: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     server: str = ""
 
@@ -135,7 +136,7 @@ class LdapAuthClient:
         for uri in self.settings.uris:
             try:
                 return self._authenticate_on(uri, username, password)
-            except _ServerDown as down:
+            except _ServerDownError as down:
                 log.warning("LDAP server %s unavailable: %s", uri, down.reason)
                 failures.append(f"{uri}: {down.reason}")
         raise LdapUnavailableError(
@@ -148,7 +149,7 @@ class LdapAuthClient:
             try:
                 with self._connect(uri):
                     return True
-            except (_ServerDown, LdapConfigError):
+            except (_ServerDownError, LdapConfigError):
                 continue
         return False
 
@@ -232,19 +233,19 @@ class LdapAuthClient:
         """Runs a search; True when it found something.
 
         Raises:
-            _ServerDown: The server went away or is busy.
+            _ServerDownError: The server went away or is busy.
             LdapConfigError: The base does not exist or may not be searched.
         """
         try:
             found = connection.search(base, search_filter, search_scope=scope, attributes=attributes)
         except _TRANSPORT_ERRORS as error:
-            raise _ServerDown(_describe(error)) from error
+            raise _ServerDownError(_describe(error)) from error
         except ldap_exceptions.LDAPException as error:
             raise LdapConfigError(f"LDAP search under {base} failed: {_describe(error)}") from error
         result = connection.result or {}
         description = result.get("description", "")
         if description in _UNAVAILABLE_RESULTS:
-            raise _ServerDown(description)
+            raise _ServerDownError(description)
         if description == "noSuchObject":
             if missing_ok:
                 return False
@@ -276,7 +277,7 @@ class LdapAuthClient:
             version=ssl.PROTOCOL_TLS_CLIENT if settings.verify_certificates else ssl.PROTOCOL_TLS,
         )
 
-    def _connect(self, uri: str) -> "_Bound":
+    def _connect(self, uri: str) -> _Bound:
         """Opens a connection to one server, upgraded to TLS if configured; no bind yet."""
         server = self._servers[uri]
         # ldap3 remembers a failed address as unavailable for minutes; each
@@ -294,16 +295,16 @@ class LdapAuthClient:
             connection.open()
             if self.settings.start_tls and not uri.startswith("ldaps://"):
                 if not connection.start_tls():
-                    raise _ServerDown(f"StartTLS refused: {_result(connection)}")
-        except _ServerDown:
+                    raise _ServerDownError(f"StartTLS refused: {_result(connection)}")
+        except _ServerDownError:
             _discard(connection)
             raise
         except ssl.SSLError as error:
             _discard(connection)
-            raise _ServerDown(f"TLS failed: {error.__class__.__name__}: {error}") from error
+            raise _ServerDownError(f"TLS failed: {error.__class__.__name__}: {error}") from error
         except _TRANSPORT_ERRORS as error:
             _discard(connection)
-            raise _ServerDown(_describe(error)) from error
+            raise _ServerDownError(_describe(error)) from error
         except ldap_exceptions.LDAPException as error:
             _discard(connection)
             raise LdapConfigError(f"LDAP connection to {uri} failed: {_describe(error)}") from error
@@ -323,7 +324,7 @@ class LdapAuthClient:
         try:
             bound = connection.rebind(user=dn, password=password, authentication=SIMPLE)
         except _TRANSPORT_ERRORS as error:
-            raise _ServerDown(_describe(error)) from error
+            raise _ServerDownError(_describe(error)) from error
         except ldap_exceptions.LDAPException as error:
             if user:
                 raise LdapInvalidCredentialsError("wrong user name or password") from None
@@ -332,7 +333,7 @@ class LdapAuthClient:
             return
         description = _result(connection)
         if description in _UNAVAILABLE_RESULTS:
-            raise _ServerDown(description)
+            raise _ServerDownError(description)
         if user:
             raise LdapInvalidCredentialsError("wrong user name or password")
         raise LdapConfigError(f"the LDAP server refused the service account ({description})")
@@ -369,7 +370,7 @@ def _discard(connection: Connection) -> None:
             pass
 
 
-class _ServerDown(Exception):
+class _ServerDownError(Exception):
     """One server did not answer; internal, so the next URI is tried."""
 
     def __init__(self, reason: str) -> None:
@@ -391,7 +392,7 @@ def _first(value: Any) -> Any:
     return value
 
 
-def _text_or_none(value: Any) -> Optional[str]:
+def _text_or_none(value: Any) -> str | None:
     return None if value in (None, "", []) else str(value)
 
 

@@ -16,7 +16,6 @@ The client supports three ways to find and check a user:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -35,15 +34,15 @@ class LdapSettings(BaseModel):
     """Where users are searched (subtree)."""
     login_attribute: str = "uid"
     """The attribute that holds the login name."""
-    bind_dn_template: Optional[str] = None
+    bind_dn_template: str | None = None
     """Direct bind DN with ``{username}``; when set and no service account is, no search is made."""
-    service_dn: Optional[str] = None
+    service_dn: str | None = None
     """Service account that searches (otherwise the search is anonymous)."""
-    service_password: Optional[SecretStr] = None
+    service_password: SecretStr | None = None
     """Password of the service account."""
     start_tls: bool = False
     """Upgrade ``ldap://`` connections with StartTLS."""
-    ca_file: Optional[Path] = None
+    ca_file: Path | None = None
     """CA certificates (PEM) to verify servers with; default: the system's."""
     verify_certificates: bool = True
     """Verify server certificates and host names. Turning it off is logged as a warning."""
@@ -51,7 +50,7 @@ class LdapSettings(BaseModel):
     """Seconds to wait for a TCP (and TLS) connection to one server."""
     operation_timeout: float = Field(default=10.0, gt=0)
     """Seconds to wait for one LDAP answer (rounded up to whole seconds by ldap3)."""
-    required_group: Optional[str] = None
+    required_group: str | None = None
     """DN of a group (groupOfNames, groupOfUniqueNames or posixGroup) the user must be in."""
     full_name_attribute: str = "cn"
     email_attribute: str = "mail"
@@ -69,7 +68,7 @@ class LdapSettings(BaseModel):
         return uris
 
     @model_validator(mode="after")
-    def _consistent(self) -> "LdapSettings":
+    def _consistent(self) -> LdapSettings:
         if self.bind_dn_template is not None and "{username}" not in self.bind_dn_template:
             raise ValueError("bind_dn_template must contain {username}")
         if self.bind_dn_template is None and not self.base_dn:
@@ -101,7 +100,7 @@ def domain_to_dn(domain: str) -> str:
     return ",".join(f"dc={part}" for part in domain.split(".") if part)
 
 
-def legacy_uris(host: str, port: Optional[int]) -> tuple[str, ...]:
+def legacy_uris(host: str, port: int | None) -> tuple[str, ...]:
     """URIs from mxcubecore's ``ldaphost``/``ldapport`` (several hosts separated by spaces)."""
     uris = []
     for entry in host.split():
@@ -112,7 +111,7 @@ def legacy_uris(host: str, port: Optional[int]) -> tuple[str, ...]:
     return tuple(uris)
 
 
-def legacy_base_dn(domain: str, organisational_unit: Optional[str]) -> str:
+def legacy_base_dn(domain: str, organisational_unit: str | None) -> str:
     """The search base mxcubecore's ``ldapdomain`` and ``ldapou`` describe."""
     base = domain_to_dn(domain)
     if organisational_unit:

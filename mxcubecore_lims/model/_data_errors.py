@@ -34,11 +34,7 @@ def _walk(data: Any, loc: tuple[int | str, ...], missing: bool) -> tuple[str, in
             path += f".{part}" if path else str(part)
             node = node[part]
             depth += 1
-        elif (
-            isinstance(part, int)
-            and isinstance(node, (list, tuple))
-            and -len(node) <= part < len(node)
-        ):
+        elif isinstance(part, int) and isinstance(node, (list, tuple)) and -len(node) <= part < len(node):
             path += f"[{part}]"
             node = node[part]
             depth += 1
@@ -97,4 +93,3 @@ def data_error(
     if others:
         reason += f" (also: {'; '.join(others)})"
     return LimsDataError(model, best[1], best[2], reason)
-

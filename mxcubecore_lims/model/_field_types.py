@@ -50,9 +50,7 @@ def _check_timestamp(value: str) -> str:
     try:
         datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(
-            "not a timestamp; expected e.g. '2024-05-01 10:00:00'"
-        ) from None
+        raise ValueError("not a timestamp; expected e.g. '2024-05-01 10:00:00'") from None
     return value
 
 

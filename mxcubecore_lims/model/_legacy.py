@@ -175,9 +175,7 @@ class LegacyModel(BaseModel):
                 # A Python name that is another field's legacy key would make
                 # that key ambiguous when read back.
                 if name in keys:
-                    raise TypeError(
-                        f"{cls.__name__}.{name}: Python name is also a legacy key"
-                    )
+                    raise TypeError(f"{cls.__name__}.{name}: Python name is also a legacy key")
                 by_key.setdefault(name, name)
                 name_only.add(name)
         cls.__legacy_fields__ = by_key
@@ -194,9 +192,7 @@ class LegacyModel(BaseModel):
         except ValidationError as exc:
             # report Python names by their legacy key, as from_legacy does
             fields = type(self).model_fields
-            rename = {
-                name: fields[name].alias or name for name in data if name in fields
-            }
+            rename = {name: fields[name].alias or name for name in data if name in fields}
             raise data_error(type(self).__name__, exc, data, rename) from exc
 
     # Only translates errors: tell pydantic this is not a custom __init__, or
@@ -219,9 +215,7 @@ class LegacyModel(BaseModel):
             super().__setattr__(name, value)
         except ValidationError as exc:
             key = self._legacy_key(name)
-            raise data_error(
-                type(self).__name__, exc, {key: value}, rename={name: key}
-            ) from exc
+            raise data_error(type(self).__name__, exc, {key: value}, rename={name: key}) from exc
         if self.__pydantic_extra__ is not None:
             # pydantic drops an unknown key that equals the assigned field's
             # Python name; it was a separate key of the legacy dict.
@@ -230,9 +224,7 @@ class LegacyModel(BaseModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _keep_legacy_shape(
-        cls, data: Any, handler: Any, info: ValidationInfo
-    ) -> Any:
+    def _keep_legacy_shape(cls, data: Any, handler: Any, info: ValidationInfo) -> Any:
         """Remembers what validation changed, so to_legacy can undo it."""
         if not isinstance(data, Mapping):
             # an instance (assignment, nested model) or a wrong type that
@@ -243,11 +235,7 @@ class LegacyModel(BaseModel):
         if info.context and info.context.get(_LEGACY_CONTEXT_KEY):
             # In a legacy dict, a key equal to a Python name (not a legacy
             # key) is an unknown key; populate_by_name would misfile it.
-            hidden = {
-                key: given.pop(key)
-                for key in list(given)
-                if key in cls.__legacy_name_only__
-            }
+            hidden = {key: given.pop(key) for key in list(given) if key in cls.__legacy_name_only__}
         model = handler(given)
         if hidden:
             model.__pydantic_extra__.update(hidden)
@@ -285,9 +273,7 @@ class LegacyModel(BaseModel):
         if isinstance(data, tuple) and hasattr(data, "_asdict"):
             data = data._asdict()
         if not isinstance(data, Mapping):
-            raise LimsDataError(
-                cls.__name__, "", data, f"expected a dict, got {type(data).__name__}"
-            )
+            raise LimsDataError(cls.__name__, "", data, f"expected a dict, got {type(data).__name__}")
         try:
             return cls.model_validate(data, context=_LEGACY_CONTEXT)
         except ValidationError as exc:

@@ -68,9 +68,7 @@ class BeamlineSetup(LegacyModel):
     """Monochromator type."""
     beam_divergence_vertical: NonNegative | None = legacy("beam_divergence_vertical")
     """Vertical beam divergence [µrad]."""
-    beam_divergence_horizontal: NonNegative | None = legacy(
-        "beam_divergence_horizontal"
-    )
+    beam_divergence_horizontal: NonNegative | None = legacy("beam_divergence_horizontal")
     """Horizontal beam divergence [µrad]."""
     polarisation: Annotated[float, Field(ge=0, le=1)] | None = legacy("polarisation")
     """Degree of linear polarisation, 0 to 1."""

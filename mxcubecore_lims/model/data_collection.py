@@ -139,9 +139,7 @@ class DataCollection(LegacyModel):
     """LIMS id of the workflow this collection belongs to."""
     screening_sub_wedge_id: IntOrText | None = legacy("screening_sub_wedge_id")
     """LIMS id of the strategy sub-wedge."""
-    ispyb_group_data_collections: bool | None = legacy(
-        "ispyb_group_data_collections"
-    )
+    ispyb_group_data_collections: bool | None = legacy("ispyb_group_data_collections")
     """Whether to reuse ``group_id`` for the group."""
 
     # --- what to collect
@@ -226,9 +224,7 @@ class DataCollection(LegacyModel):
     """Barcode of the mounted sample."""
     actual_container_barcode: str | None = legacy("actualContainerBarcode")
     """Barcode of the container of the mounted sample."""
-    actual_sample_slot_in_container: IntOrText | None = legacy(
-        "actualSampleSlotInContainer"
-    )
+    actual_sample_slot_in_container: IntOrText | None = legacy("actualSampleSlotInContainer")
     """Position of the sample in its container."""
     actual_container_slot_in_sc: IntOrText | None = legacy("actualContainerSlotInSC")
     """Position of the container in the sample changer."""

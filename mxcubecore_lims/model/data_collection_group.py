@@ -39,9 +39,7 @@ class DataCollectionGroup(LegacyModel):
     ISPyB accepts only its own list (not ``"Still"`` or ``"Imaging"``)."""
     actual_container_slot_in_sc: IntOrText | None = legacy("actualContainerSlotInSC")
     """Position of the container in the sample changer."""
-    actual_sample_slot_in_container: IntOrText | None = legacy(
-        "actualSampleSlotInContainer"
-    )
+    actual_sample_slot_in_container: IntOrText | None = legacy("actualSampleSlotInContainer")
     """Position of the sample in its container."""
     actual_container_barcode: str | None = legacy("actualContainerBarcode")
     """Barcode of the container."""

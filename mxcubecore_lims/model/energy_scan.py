@@ -1,5 +1,6 @@
-"""Energy scans: the dicts of ``store_energy_scan`` and
-``associate_bl_sample_and_energy_scan``, and the store result.
+"""Energy scans: the dicts of ``store_energy_scan`` and its sample link, and the store result.
+
+The link is ``associate_bl_sample_and_energy_scan``'s dict.
 
 ``AbstractEnergyScan.start_energy_scan`` starts the dict with the static
 edge parameters, ``ESRFEnergyScan`` adds the results of chooch and removes
@@ -82,7 +83,6 @@ class EnergyScan(ScanRecord):
     """Sample temperature [K]."""
     xray_dose: NonNegative | None = legacy("xrayDose")
     """X-ray dose [Gy]."""
-
 
 
 class EnergyScanSampleAssociation(LegacyModel):

@@ -40,9 +40,7 @@ class Image(LegacyModel):
     """Flux while taking the image [photons/s]."""
     cumulative_intensity: NonNegative | None = legacy("cumulativeIntensity")
     """Cumulative intensity."""
-    synchrotron_current: NonNegative | str | None = legacy(
-        "synchrotronCurrent"
-    )
+    synchrotron_current: NonNegative | str | None = legacy("synchrotronCurrent")
     """Machine current [mA] (some machine-info objects give text)."""
     machine_message: str | None = legacy("machineMessage")
     """Operator message of the machine."""
@@ -50,9 +48,7 @@ class Image(LegacyModel):
     """Cryo temperature [K]."""
     jpeg_file_full_path: FilePath | None = legacy("jpegFileFullPath")
     """JPEG rendering of the image."""
-    jpeg_thumbnail_file_full_path: FilePath | None = legacy(
-        "jpegThumbnailFileFullPath"
-    )
+    jpeg_thumbnail_file_full_path: FilePath | None = legacy("jpegThumbnailFileFullPath")
     """JPEG thumbnail of the image."""
     motor_position_id: IntOrText | None = legacy("motorPositionId")
     """LIMS id of the motor positions."""

@@ -202,9 +202,7 @@ class Sample(LegacyModel):
     """ICAT: container name (ICATLIMS puts the puck *id* here)."""
     experiment_plan: dict[str, Any] | None = legacy("experimentPlan")
     """ICAT: the experiment plan, by key."""
-    processing_plan: dict[str, Any] | list[Any] | None = legacy(
-        "processingPlan"
-    )
+    processing_plan: dict[str, Any] | list[Any] | None = legacy("processingPlan")
     """ICAT: the processing plan, a dict by key or a list of entries."""
 
 
@@ -240,9 +238,7 @@ class SampleUpdate(Sample):
     """Wire width [mm]."""
     bl_sample_status: _Text = legacy("blSampleStatus")
     """Sample status, e.g. ``"processing"``."""
-    is_in_sample_changer: Annotated[bool | int | None, BlankIsNone] = (
-        legacy("isInSampleChanger")
-    )
+    is_in_sample_changer: Annotated[bool | int | None, BlankIsNone] = legacy("isInSampleChanger")
     """Whether the sample is in the sample changer (ISPyB sends a byte)."""
     last_image_url: _Text = legacy("lastImageURL")
     """URL of the last sample image."""

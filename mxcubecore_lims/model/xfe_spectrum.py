@@ -29,15 +29,11 @@ class XfeSpectrum(ScanRecord):
         12.7
     """
 
-    xfe_fluorescence_spectrum_id: IntOrText | None = legacy(
-        "xfeFluorescenceSpectrumId"
-    )
+    xfe_fluorescence_spectrum_id: IntOrText | None = legacy("xfeFluorescenceSpectrumId")
     """LIMS id of the spectrum, to update an existing one."""
     jpeg_scan_file_full_path: FilePath | None = legacy("jpegScanFileFullPath")
     """Plot of the spectrum."""
-    annotated_pymca_xfe_spectrum: FilePath | None = legacy(
-        "annotatedPymcaXfeSpectrum"
-    )
+    annotated_pymca_xfe_spectrum: FilePath | None = legacy("annotatedPymcaXfeSpectrum")
     """HTML page of the PyMca fit."""
     fitted_data_file_full_path: FilePath | None = legacy("fittedDataFileFullPath")
     """CSV of the fitted peaks."""
@@ -47,11 +43,8 @@ class XfeSpectrum(ScanRecord):
     """Excitation energy [keV]."""
 
 
-
 class XfeSpectrumStoreResult(LegacyModel):
     """What ``store_xfe_spectrum`` returns: ``{"xfeFluorescenceSpectrumId": id}``."""
 
-    xfe_fluorescence_spectrum_id: IntOrText | None = legacy(
-        "xfeFluorescenceSpectrumId"
-    )
+    xfe_fluorescence_spectrum_id: IntOrText | None = legacy("xfeFluorescenceSpectrumId")
     """LIMS id of the stored spectrum, -1 when storing failed."""

@@ -29,15 +29,15 @@ from mxcubecore_lims.errors import LimsError
 
 __all__ = [
     "ENV_OPENSSL",
+    "CertificateAuthority",
     "CertificateError",
     "OpenSslNotFoundError",
-    "CertificateAuthority",
     "ServerCertificate",
     "TlsMaterial",
-    "find_openssl",
     "create_ca",
     "create_server_certificate",
     "create_tls_material",
+    "find_openssl",
 ]
 
 #: Environment variable naming the ``openssl`` binary to use.
@@ -155,8 +155,23 @@ def create_ca(
     ca = CertificateAuthority(name, directory / f"{stem}.pem", directory / f"{stem}.key")
     _run(
         openssl,
-        ["req", "-x509", "-new", *_NEW_KEY, "-keyout", ca.key_file, "-out", ca.cert_file,
-         "-days", str(_DAYS), "-sha256", "-config", config, "-extensions", "extensions"],
+        [
+            "req",
+            "-x509",
+            "-new",
+            *_NEW_KEY,
+            "-keyout",
+            ca.key_file,
+            "-out",
+            ca.cert_file,
+            "-days",
+            str(_DAYS),
+            "-sha256",
+            "-config",
+            config,
+            "-extensions",
+            "extensions",
+        ],
         f"creating CA {name!r}",
     )
     _restrict(ca.key_file)
@@ -208,17 +223,33 @@ def create_server_certificate(
     # -set_serial with a random value: two runs never issue equal serials.
     _run(
         openssl,
-        ["x509", "-req", "-in", request, "-CA", ca.cert_file, "-CAkey", ca.key_file,
-         "-set_serial", str(secrets.randbits(63)), "-days", str(_DAYS), "-sha256",
-         "-extfile", config, "-extensions", "extensions", "-out", cert.cert_file],
+        [
+            "x509",
+            "-req",
+            "-in",
+            request,
+            "-CA",
+            ca.cert_file,
+            "-CAkey",
+            ca.key_file,
+            "-set_serial",
+            str(secrets.randbits(63)),
+            "-days",
+            str(_DAYS),
+            "-sha256",
+            "-extfile",
+            config,
+            "-extensions",
+            "extensions",
+            "-out",
+            cert.cert_file,
+        ],
         f"signing the certificate for {common_name}",
     )
     return cert
 
 
-def create_tls_material(
-    directory: str | Path, *, openssl: str | Path | None = None
-) -> TlsMaterial:
+def create_tls_material(directory: str | Path, *, openssl: str | Path | None = None) -> TlsMaterial:
     """Creates a CA, a localhost server certificate, and an unrelated CA.
 
     Args:
@@ -282,9 +313,7 @@ def _run(openssl: str | Path | None, arguments: list[object], doing: str) -> Non
     # OPENSSL_CONF would otherwise be read before our -config for some commands.
     environment = {**os.environ, "OPENSSL_CONF": os.devnull}
     try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, check=False, env=environment, timeout=60
-        )
+        result = subprocess.run(command, capture_output=True, text=True, check=False, env=environment, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise CertificateError(f"openssl failed while {doing}: {exc}") from exc
     if result.returncode != 0:

@@ -9,7 +9,7 @@ LDAP login out, with the reason).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 __all__ = ["DEMO_PORTS", "DemoServers"]
 
@@ -31,10 +31,10 @@ class DemoServers:
     ispyb: Any = None
     icat: Any = None
     slapd: Any = None
-    ldap_missing: Optional[str] = None
+    ldap_missing: str | None = None
     ports: dict[str, int] = field(default_factory=lambda: dict(DEMO_PORTS))
 
-    def start(self) -> "DemoServers":
+    def start(self) -> DemoServers:
         """Starts ISPyB and ICAT (in this process, as greenlets) and slapd (a child process)."""
         from mxcubecore_lims.testing.icat import EmulatedIcat
         from mxcubecore_lims.testing.ispyb import EmulatedIspyb

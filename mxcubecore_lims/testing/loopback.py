@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import gevent
 import gevent.event

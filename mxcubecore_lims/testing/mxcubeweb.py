@@ -131,12 +131,22 @@ class MxcubewebServer:
         """
         self.port = free_port()
         command = [
-            sys.executable, "-m", "mxcubecore_lims.cli", "web", "--no-emulators", "-v",
-            "--config", ":".join(str(p) for p in self.lookup), "--lims", self.lims, "--port", str(self.port),
+            sys.executable,
+            "-m",
+            "mxcubecore_lims.cli",
+            "web",
+            "--no-emulators",
+            "-v",
+            "--config",
+            ":".join(str(p) for p in self.lookup),
+            "--lims",
+            self.lims,
+            "--port",
+            str(self.port),
         ]
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         output = self.log_file.open("wb")
-        self._process = subprocess.Popen(  # noqa: S603 (our own CLI, run by sys.executable)
+        self._process = subprocess.Popen(
             command, stdout=output, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
         )
         output.close()
@@ -186,7 +196,9 @@ class MxcubewebClient:
 
     def _json(self, response: requests.Response) -> Any:
         if response.status_code != 200:
-            raise MxcubewebError(f"{response.request.method} {response.url}: HTTP {response.status_code}: {response.text[:500]}")
+            raise MxcubewebError(
+                f"{response.request.method} {response.url}: HTTP {response.status_code}: {response.text[:500]}"
+            )
         return response.json() if response.content else None
 
     def get(self, path: str, **params: Any) -> Any:

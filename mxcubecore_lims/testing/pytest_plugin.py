@@ -96,9 +96,7 @@ def skip_or_fail(reason: str, environ: Mapping[str, str] | None = None) -> NoRet
     pytest.skip(reason)
 
 
-def require_slapd(
-    slapd_path: str | Path | None = None, environ: Mapping[str, str] | None = None
-) -> Path:
+def require_slapd(slapd_path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
     """Returns the slapd binary, or skips/fails (see :func:`skip_or_fail`).
 
     Args:

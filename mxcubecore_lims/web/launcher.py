@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 __all__ = ["ACCOUNTS", "run_web"]
 
@@ -45,7 +46,7 @@ def _api_examples(base: str) -> list[str]:
     jar = "-b /tmp/mx.cookies -c /tmp/mx.cookies"
     api = f"{base}/mxcube/api/v0.1"
     return [
-        f"curl {jar} -H 'Content-Type: application/json' -d '{{\"proposal\": \"alice\", \"password\": \"alice-pw\"}}' {api}/login/",
+        f'curl {jar} -H \'Content-Type: application/json\' -d \'{{"proposal": "alice", "password": "alice-pw"}}\' {api}/login/',
         f"curl {jar} {api}/login/login_info",
         f"curl {jar} -H 'Content-Type: application/json' -d '{{\"proposal_number\": \"<session id>\"}}' {api}/lims/proposal",
         f"curl {jar} '{api}/lims/lims_samples?lims=<LIMS name from login_info>'",
@@ -86,8 +87,8 @@ def run_web(
     work = Path(tempfile.mkdtemp(prefix="mxcubecore-lims-web-"))
     # Journals of this run's LIMS objects, unless the caller keeps them elsewhere.
     os.environ.setdefault("MXCUBECORE_LIMS_STATE_DIR", str(work / "state"))
-    servers: Optional[Any] = None
-    server: Optional[Any] = None
+    servers: Any | None = None
+    server: Any | None = None
     try:
         if emulators:
             from mxcubecore_lims.testing.demo_servers import DemoServers

@@ -109,8 +109,12 @@ def write_overlay(directory: Path, lookup: list[Path], lims: str, port: int, hos
     if not hasattr(objects, "__setitem__"):
         raise LimsConfigError("has no 'objects' mapping to put the LIMS object in", beamline_source)
     objects["lims"] = lims_file
-    _dump(yaml, beamline, directory / "beamline.yaml",
-          f"# Written by mxcubecore-lims web from {beamline_source}: the lims role is {lims_file}.\n")
+    _dump(
+        yaml,
+        beamline,
+        directory / "beamline.yaml",
+        f"# Written by mxcubecore-lims web from {beamline_source}: the lims role is {lims_file}.\n",
+    )
 
     web_source = _find_first(path, MXCUBEWEB_DIRECTORY)
     web_target = directory / MXCUBEWEB_DIRECTORY
@@ -123,8 +127,12 @@ def write_overlay(directory: Path, lookup: list[Path], lims: str, port: int, hos
     server["server"]["HOST"] = host
     server["server"]["PORT"] = port
     server["server"]["USER_DB_PATH"] = str(user_db)
-    _dump(yaml, server, server_file,
-          f"# Written by mxcubecore-lims web from {web_source / 'server.yaml'}: port and user database.\n")
+    _dump(
+        yaml,
+        server,
+        server_file,
+        f"# Written by mxcubecore-lims web from {web_source / 'server.yaml'}: port and user database.\n",
+    )
     return Overlay(directory, (directory, *path.directories), lims_file, port, user_db)
 
 

@@ -26,13 +26,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 from mxcubecore_lims.config.loader import LoadedBeamline, load_beamline
 from mxcubecore_lims.errors import LimsConfigError
 
-__all__ = ["applied", "init_with_our_loader", "proposal_info", "loaded_graphs"]
+__all__ = ["applied", "init_with_our_loader", "loaded_graphs", "proposal_info"]
 
 log = logging.getLogger("mxcubecore_lims.web")
 
@@ -42,7 +43,7 @@ loaded_graphs: list[LoadedBeamline] = []
 
 def init_with_our_loader(
     configuration_path: str,
-    yaml_export_directory: Optional[Path] = None,
+    yaml_export_directory: Path | None = None,
     config_validation: str = "lax",
 ) -> None:
     """``init_hardware_repository`` with mxcubecore's signature, our loader inside.

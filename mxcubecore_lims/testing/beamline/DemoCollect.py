@@ -20,7 +20,7 @@ XML::
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 from mxcubecore import HardwareRepository as HWR
 from mxcubecore.HardwareObjects.mockup.CollectMockup import CollectMockup
@@ -39,7 +39,7 @@ class DemoCollect(CollectMockup):
         # AbstractCollect.collection_finished both store the last frame.
         self._stored_frames: set[tuple[Any, int]] = set()
 
-    def store_image_in_lims_by_frame_num(self, frame: int, motor_position_id: Optional[int] = None) -> Any:
+    def store_image_in_lims_by_frame_num(self, frame: int, motor_position_id: int | None = None) -> Any:
         """Stores one image record, once (the mockup asks for the first and the last frame)."""
         key = (self.current_dc_parameters.get("collection_id"), int(frame))
         if key in self._stored_frames:
@@ -56,4 +56,6 @@ class DemoCollect(CollectMockup):
         try:
             lims.finalize_data_collection(self.current_dc_parameters)
         except Exception:  # a LIMS failure must not fail the collection (as in AbstractMultiCollect)
-            log.exception("finalizing collection %s in the LIMS failed", self.current_dc_parameters.get("collection_id"))
+            log.exception(
+                "finalizing collection %s in the LIMS failed", self.current_dc_parameters.get("collection_id")
+            )

@@ -23,6 +23,7 @@ from mxcubecore_lims.testing.loopback import serve_until_stopped  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``mxcubecore-lims emulate ispyb``: serves until Ctrl-C or SIGTERM; the exit code."""
     parser = argparse.ArgumentParser(prog="mxcubecore-lims emulate ispyb")
     parser.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
     parser.add_argument("--fixture", default=str(DEFAULT_FIXTURE), help="YAML fixture, or ''")

@@ -56,9 +56,7 @@ def parse_date(value: Any, now: datetime | None = None) -> datetime | None:
         try:
             return datetime.fromisoformat(str(value))
         except ValueError as exc:
-            raise IspybFixtureError(
-                f"bad date {value!r} (use ISO 8601 or today[+-N] [HH:MM])"
-            ) from exc
+            raise IspybFixtureError(f"bad date {value!r} (use ISO 8601 or today[+-N] [HH:MM])") from exc
     word, sign, days, clock = match.groups()
     base = now if word == "now" else datetime.combine(now.date(), time())
     if days:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "SERVICES",
+    "XSD_TYPES",
     "ComplexType",
     "Operation",
     "Param",
     "Service",
-    "XSD_TYPES",
 ]
 
 #: XSD simple types used by the services.
@@ -42,6 +42,7 @@ class Param:
 
     @property
     def is_simple(self) -> bool:
+        """True for XML Schema built-in types (``xs:...``), false for our complex types."""
         return self.type.startswith("xs:")
 
 
@@ -372,8 +373,7 @@ SERVICES: dict[str, Service] = {
                 ),
                 _op(
                     "findDetectorByParam",
-                    "detectorType:string detectorManufacturer:string detectorModel:string "
-                    "detectorMode:string",
+                    "detectorType:string detectorManufacturer:string detectorModel:string detectorMode:string",
                     "Detector:tns:detector3VO",
                 ),
                 _op("storeRobotAction", "robotAction:tns:robotActionWS3VO", "robotActionId:int"),

@@ -174,9 +174,7 @@ def _fault_xml(message: str, namespace: str | None, code: str = "soap:Server") -
 def _response_xml(service: Service, operation: str, result: Any) -> bytes:
     env, body = _envelope()
     op = service.operations[operation]
-    wrapper = etree.SubElement(
-        body, f"{{{service.namespace}}}{operation}Response", nsmap={"ns2": service.namespace}
-    )
+    wrapper = etree.SubElement(body, f"{{{service.namespace}}}{operation}Response", nsmap={"ns2": service.namespace})
     if op.result is not None:
         _emit(service, wrapper, op.result, result)
     return _serialise(env)
@@ -302,9 +300,7 @@ class _App:
         return "200 OK", _response_xml(service, operation.name, result)
 
 
-def make_app(
-    store: Store, credentials: Mapping[str, str] | None = None, base_path: str = BASE_PATH
-) -> _App:
+def make_app(store: Store, credentials: Mapping[str, str] | None = None, base_path: str = BASE_PATH) -> _App:
     """The WSGI application serving the three services from ``store``."""
     return _App(store, credentials or {DEFAULT_USERNAME: DEFAULT_PASSWORD}, base_path)
 

@@ -32,11 +32,7 @@ class IspybStoreError(LimsError):
 
 
 def _vo_columns(service: str, type_name: str, skip: Iterable[str] = ()) -> list[str]:
-    return [
-        p.name
-        for p in SERVICES[service].all_elements(type_name)
-        if p.is_simple and p.name not in set(skip)
-    ]
+    return [p.name for p in SERVICES[service].all_elements(type_name) if p.is_simple and p.name not in set(skip)]
 
 
 _C = "ToolsForCollectionWebService"
@@ -129,8 +125,7 @@ class Store:
             key, _ = TABLES[table]
             cols = ", ".join(f'"{c}"' for c in _ordered(table)[1:])
             self._db.execute(
-                f'CREATE TABLE IF NOT EXISTS "{table}" '
-                f'("{key}" INTEGER PRIMARY KEY AUTOINCREMENT, {cols})'
+                f'CREATE TABLE IF NOT EXISTS "{table}" ("{key}" INTEGER PRIMARY KEY AUTOINCREMENT, {cols})'
             )
 
     def close(self) -> None:
@@ -159,9 +154,7 @@ class Store:
         if not values:
             cursor = self._db.execute(f'INSERT INTO "{table}" DEFAULT VALUES')
         else:
-            cursor = self._db.execute(
-                f'INSERT INTO "{table}" ({names}) VALUES ({marks})', list(values.values())
-            )
+            cursor = self._db.execute(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', list(values.values()))
         if cursor.lastrowid is None:  # sqlite3 sets it after every INSERT
             raise TypeError(f"no row id after an INSERT into {table}")
         return cursor.lastrowid

@@ -9,7 +9,7 @@ detail, service ``ispybWS`` with port ``<Service>Port``.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from xml.sax.saxutils import quoteattr
 
 from mxcubecore_lims.testing.ispyb.schema import SERVICES, Param, Service
@@ -50,13 +50,11 @@ def _schema(service: Service) -> str:
     return (
         f'<xs:schema xmlns:tns="{service.namespace}" '
         'xmlns:xs="http://www.w3.org/2001/XMLSchema" attributeFormDefault="unqualified" '
-        f'elementFormDefault="unqualified" targetNamespace="{service.namespace}">'
-        + "".join(parts)
-        + "</xs:schema>"
+        f'elementFormDefault="unqualified" targetNamespace="{service.namespace}">' + "".join(parts) + "</xs:schema>"
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def wsdl_text(service_name: str, location: str) -> str:
     """The WSDL of one service, with ``location`` as the SOAP address."""
     service = SERVICES[service_name]
@@ -83,8 +81,7 @@ def wsdl_text(service_name: str, location: str) -> str:
             "</wsdl:fault></wsdl:operation>"
         )
     messages.append(
-        '<wsdl:message name="Exception"><wsdl:part element="tns:Exception" name="Exception"/>'
-        "</wsdl:message>"
+        '<wsdl:message name="Exception"><wsdl:part element="tns:Exception" name="Exception"/></wsdl:message>'
     )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'

@@ -86,9 +86,7 @@ class SlapdProcess(SlapdConfig):
         command = [str(self._slapd), "-T", "add", "-f", str(self.config_file), "-l", str(seed_file)]
         self._append_log(f"=== {' '.join(command)}\n")
         with self.log_file.open("ab") as log:
-            result = subprocess.run(  # noqa: S603 - our own binary and arguments
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, check=False, timeout=60
-            )
+            result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, check=False, timeout=60)
         if result.returncode != 0:
             raise SlapdStartError(
                 f"slapadd failed with exit status {result.returncode}",
@@ -137,9 +135,7 @@ class SlapdProcess(SlapdConfig):
         self._append_log(f"=== start {self.start_count}: {' '.join(command)}\n")
         log_offset = self.log_size()
         with self.log_file.open("ab") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-            )
+            self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         self._wait_until_ready(log_offset)
 
     def _wait_until_ready(self, log_offset: int) -> None:
