@@ -25,14 +25,12 @@ beamline file's entries follow.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import io
 import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,6 +40,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from mxcubecore_lims.config.legacy_classes import LDAP, MOCKUP, STOCK_LIMS, USER_TYPE, classify
 from mxcubecore_lims.config.lookup import ALL_SUFFIXES
+from mxcubecore_lims.config.migration_report import Change, Finding, MigrationReport
 from mxcubecore_lims.config.values import declared_fields
 from mxcubecore_lims.errors import LimsConfigError
 
@@ -58,80 +57,6 @@ EMULATED_WS_ROOT = "http://127.0.0.1:18080/ispyb/ispyb-ws/ispybWS/"
 
 _ROOT_TAGS = {"object", "device", "equipment", "procedure"}
 _PARSER = etree.XMLParser(remove_comments=False, resolve_entities=False, no_network=True)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something the migration could not carry over, or did on the user's behalf.
-
-    Attributes:
-        file: The original file.
-        line: Line of the element concerned, when known.
-        kind: ``unmapped`` (a property our class does not take), ``lost``
-            (behaviour of a site class or mockup that does not come along),
-            ``warning`` (carried over with a value to check, said in the
-            message), or ``info``.
-        message: What happened.
-    """
-
-    file: Path
-    line: int | None
-    kind: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else str(self.file)
-        return f"{where}: {self.kind}: {self.message}"
-
-
-@dataclass
-class _Change:
-    source: Path  # relative to the directory
-    target: Path  # relative; differs from source when converted to YAML
-    before: str  # text, for the diff
-    after: str
-    data: bytes = b""  # what is written (same encoding and line endings as before)
-
-    def __post_init__(self) -> None:
-        if not self.data:
-            self.data = self.after.encode("utf-8")
-
-
-@dataclass
-class MigrationReport:
-    """What a migration did (or would do, in a dry run)."""
-
-    directory: Path
-    changes: list[_Change] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    problems: list[LimsConfigError] = field(default_factory=list)
-    other_problems: list[LimsConfigError] = field(default_factory=list)
-    backups: list[Path] = field(default_factory=list)
-    dry_run: bool = False
-
-    @property
-    def changed(self) -> list[Path]:
-        """Files written (or to be written): the new path of each migrated object."""
-        return [self.directory / change.target for change in self.changes]
-
-    @property
-    def ok(self) -> bool:
-        """True when the migrated files check clean."""
-        return not self.problems
-
-    def diff(self) -> str:
-        """A unified diff of every change."""
-        parts: list[str] = []
-        for change in self.changes:
-            parts.extend(
-                difflib.unified_diff(
-                    change.before.splitlines(keepends=True),
-                    change.after.splitlines(keepends=True),
-                    fromfile=f"a/{change.source.as_posix()}",
-                    tofile=f"b/{change.target.as_posix()}",
-                )
-            )
-        return "".join(part if part.endswith("\n") else part + "\n" for part in parts)
 
 
 def _declared(target: str) -> set[str]:
@@ -363,7 +288,7 @@ def _backup_path(path: Path) -> Path:
     return candidate
 
 
-def _retarget_references(work: Path, renamed: dict[str, str]) -> list[_Change]:
+def _retarget_references(work: Path, renamed: dict[str, str]) -> list[Change]:
     """Beamline (YAML) files naming a converted file by its old name follow it."""
     changes = []
     patterns = {
@@ -383,7 +308,7 @@ def _retarget_references(work: Path, renamed: dict[str, str]) -> list[_Change]:
         if updated != text:
             path.write_bytes(updated.encode("utf-8"))
             relative = path.relative_to(work)
-            changes.append(_Change(relative, relative, text, updated))
+            changes.append(Change(relative, relative, text, updated))
     return changes
 
 
@@ -485,7 +410,7 @@ def migrate(
                 copy.unlink()
                 renamed[relative.name] = target.name
                 after = converted
-            report.changes.append(_Change(relative, target, _text(before_bytes), _text(after), after))
+            report.changes.append(Change(relative, target, _text(before_bytes), _text(after), after))
         if renamed:
             report.changes.extend(_retarget_references(work, renamed))
         if report.changes:
