@@ -280,6 +280,31 @@ def run_emulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_mxlims(args: argparse.Namespace) -> int:
+    """``mxlims validate FILE...`` and ``mxlims schema``."""
+    from mxcubecore_lims.errors import MxlimsInvalidDocumentError
+    from mxcubecore_lims.mxlims.document import load_document
+    from mxcubecore_lims.mxlims.schema import document_schema_text
+
+    if args.action == "schema":
+        sys.stdout.write(document_schema_text())
+        return 0
+    failed = 0
+    for name in args.files:
+        try:
+            document = load_document(name)
+        except MxlimsInvalidDocumentError as error:
+            failed += 1
+            for problem in error.problems:
+                shown = repr(problem.value)
+                shown = shown if len(shown) <= 80 else shown[:77] + "..."
+                print(f"{name}: {problem.pointer}: {problem.reason} (got {shown}) [{type(problem).__name__}]")
+            continue
+        unknown = f"; kept unknown top-level keys {', '.join(document.extra)}" if document.extra else ""
+        print(f"{name}: valid MXLIMS {document.version} ({len(document)} objects{unknown})")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Builds the argument parser of the ``mxcubecore-lims`` command."""
     parser = argparse.ArgumentParser(prog="mxcubecore-lims", description=__doc__.splitlines()[0])
@@ -343,6 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--records", action="store_true", help="list the waiting and failed records")
     outbox.add_argument("--json", action="store_true", help="print JSON")
     outbox.set_defaults(run=run_outbox)
+
+    mxlims = commands.add_parser("mxlims", help="MXLIMS documents: validate them, print the JSON Schema")
+    mxlims_actions = mxlims.add_subparsers(dest="action", required=True)
+    validate = mxlims_actions.add_parser("validate", help="check MXLIMS 0.6.13 documents; exit 1 if any is invalid")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    mxlims_actions.add_parser("schema", help="print the JSON Schema (draft 2020-12) generated from our models")
+    mxlims.set_defaults(run=run_mxlims)
 
     emulate = commands.add_parser("emulate", help="run an emulated LIMS-side server on loopback")
     servers = emulate.add_subparsers(dest="server", required=True)

@@ -42,6 +42,16 @@ __all__ = [
     "SecretReferenceError",
     # data
     "LimsDataError",
+    # MXLIMS documents and shipment spreadsheets
+    "MxlimsError",
+    "MxlimsDocumentError",
+    "MxlimsVersionError",
+    "MxlimsSchemaError",
+    "MxlimsReferenceError",
+    "MxlimsCycleError",
+    "MxlimsInvalidDocumentError",
+    "MxlimsSpreadsheetError",
+    "MxlimsShipmentError",
     # access
     "LimsAuthenticationError",
     "LimsUnknownUserError",
@@ -223,6 +233,109 @@ class LimsDataError(LimsError, ValueError):
             shown = shown[:197] + "..."
         where = f"{model}.{field}" if field else model
         super().__init__(f"{where}: {reason} (got {shown})")
+
+
+# --------------------------------------------------------------------------
+# MXLIMS documents and shipment spreadsheets
+
+
+def _shown(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 120 else shown[:117] + "..."
+
+
+class MxlimsError(LimsError, ValueError):
+    """An MXLIMS document, a shipment spreadsheet or a shipment is wrong."""
+
+
+class MxlimsDocumentError(MxlimsError):
+    """One problem in an MXLIMS document, located by a JSON pointer.
+
+    Attributes:
+        pointer: The JSON pointer of the value at fault (``/Pin/Pin3/sampleRef``).
+        value: The value at fault (``None`` when it is missing).
+        reason: What is wrong, without the location.
+        file: The document's file, if it came from one.
+    """
+
+    def __init__(self, pointer: str, value: Any, reason: str, file: str | Path | None = None) -> None:
+        self.pointer = pointer or "/"
+        self.value = value
+        self.reason = reason
+        self.file = str(file) if file is not None else None
+        super().__init__(f"{_where(self.file, None)}{self.pointer}: {reason} (got {_shown(value)})")
+
+
+class MxlimsVersionError(MxlimsDocumentError):
+    """The document's ``version`` is missing or not the model version we read."""
+
+
+class MxlimsSchemaError(MxlimsDocumentError):
+    """A value breaks the model: wrong type, out of range, unknown or missing field."""
+
+
+class MxlimsReferenceError(MxlimsDocumentError):
+    """A ``$ref`` points at nothing, or at an object of a type the link does not allow."""
+
+
+class MxlimsCycleError(MxlimsDocumentError):
+    """Links of one kind (container, derivation, start) loop back to where they began."""
+
+
+class MxlimsInvalidDocumentError(MxlimsDocumentError):
+    """A document has one or more problems; all of them are in :attr:`problems`.
+
+    The pointer, value and reason are those of the first problem.
+    """
+
+    def __init__(self, problems: list[MxlimsDocumentError], file: str | Path | None = None) -> None:
+        self.problems = problems
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(first.pointer, first.value, first.reason + more, file)
+
+
+class MxlimsSpreadsheetError(MxlimsError):
+    """A shipment spreadsheet cell, header or layout is wrong.
+
+    Attributes:
+        file: The spreadsheet (or layout) file.
+        row: The 1-based row in the file (the header is row 1), if known.
+        column: The column's header text, if known.
+        value: The cell's text.
+    """
+
+    def __init__(
+        self, reason: str, file: str | Path | None, row: int | None = None, column: str | None = None, value: Any = None
+    ) -> None:
+        self.reason = reason
+        self.file = str(file) if file is not None else None
+        self.row = row
+        self.column = column
+        self.value = value
+        where = "".join(
+            [
+                f"row {row}" if row else "",
+                ", " if row and column else "",
+                f"column {column!r}" if column else "",
+            ]
+        )
+        super().__init__(
+            _where(self.file, None) + (f"{where}: " if where else "") + reason + (f" (got {value!r})" if value is not None else "")
+        )
+
+
+class MxlimsShipmentError(MxlimsError):
+    """A valid document cannot become a shipment in this LIMS (no sample on a pin, wrong proposal).
+
+    Attributes:
+        pointer: The JSON pointer of the object at fault.
+    """
+
+    def __init__(self, pointer: str, reason: str) -> None:
+        self.pointer = pointer
+        self.reason = reason
+        super().__init__(f"{pointer}: {reason}")
 
 
 # --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ SampleParameter type name           sample dict key                  value
 ``SampleTrackingParcel_name``       ``SampleTrackingParcel_name``    text
 ``Sample_code``                     ``code``                         text
 ``Sample_comments``                 ``comments``                     text
+``SampleDiffractionPlan_<key>``     ``diffractionPlan[<key>]``       text or number
 =================================== ================================ =========
 
 ``sampleId`` is the ICAT Sample id and ``sampleName`` its name. Only samples
@@ -34,7 +35,7 @@ from typing import Any
 from mxcubecore_lims.errors import LimsDataError
 from mxcubecore_lims.model import Sample
 
-__all__ = ["SAMPLE_PARAMETERS", "sample_from_icat", "samples_from_icat"]
+__all__ = ["PLAN_PARAMETER_PREFIX", "SAMPLE_PARAMETERS", "sample_from_icat", "samples_from_icat"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ SAMPLE_PARAMETERS: dict[str, str] = {
 }
 
 _INTEGER_KEYS = {"sampleLocation", "containerCapacity"}
+
+PLAN_PARAMETER_PREFIX = "SampleDiffractionPlan_"
+"""SampleParameters named ``SampleDiffractionPlan_<key>`` are the ``diffractionPlan`` entry ``<key>``."""
 
 
 def _value(parameter: Any) -> Any:
@@ -91,6 +95,9 @@ def sample_from_icat(sample: Any) -> Sample | None:
         name = getattr(getattr(parameter, "type", None), "name", None)
         key = SAMPLE_PARAMETERS.get(str(name))
         value = _value(parameter)
+        if key is None and str(name).startswith(PLAN_PARAMETER_PREFIX) and value is not None:
+            legacy.setdefault("diffractionPlan", {})[str(name)[len(PLAN_PARAMETER_PREFIX) :]] = value
+            continue
         if key is None or value is None:
             continue
         if key in _INTEGER_KEYS:

@@ -1,0 +1,196 @@
+"""MXLIMS value types and enumerations (the model's ``datatypes``).
+
+Space group names are the model's enumeration, kept as data in
+``space_groups.txt`` (one space group per line, with the spellings the model
+accepts, such as ``P212121`` and ``P 21 21 21``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, WithJsonSchema
+
+from mxcubecore_lims.mxlims._base import AwareDatetime, HttpUrl, MxlimsModel, PositiveFloat
+
+__all__ = [
+    "Circle",
+    "ImageRegion",
+    "JobStatus",
+    "Person",
+    "PlateRegion",
+    "PlateType",
+    "Point",
+    "PointCloud",
+    "ReflectionStatistics",
+    "ResolutionCutoffs",
+    "SampleComponent",
+    "Scan",
+    "SpaceGroupName",
+    "Tensor",
+    "TrackingDevice",
+    "UnitCell",
+    "space_group_names",
+]
+
+JobStatus = Literal["Template", "Ready", "Running", "Completed", "Failed", "Aborted"]
+SampleComponentRole = Literal["target", "ligand", "cofactor", "solvent", "buffer", "cryoprotectant", "other"]
+TrackingDeviceType = Literal["LightBug", "AirTag", "other"]
+
+
+@cache
+def space_group_names() -> tuple[str, ...]:
+    """Every space group name the model accepts, in the model's order."""
+    text = resources.files("mxcubecore_lims.mxlims").joinpath("space_groups.txt").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return tuple(name.strip() for line in lines for name in line.split("|"))
+
+
+def _known_space_group(value: str) -> str:
+    if value not in _space_group_set():
+        raise ValueError("not a space group name of the model (e.g. 'P212121' or 'P 21 21 21'; case matters)")
+    return value
+
+
+@cache
+def _space_group_set() -> frozenset[str]:
+    return frozenset(space_group_names())
+
+
+SpaceGroupName = Annotated[
+    str,
+    AfterValidator(_known_space_group),
+    WithJsonSchema({"type": "string", "enum": list(space_group_names())}),
+]
+
+
+class UnitCell(MxlimsModel):
+    """Unit cell edges (Å) and angles (degrees)."""
+
+    a: PositiveFloat
+    b: PositiveFloat
+    c: PositiveFloat
+    alpha: PositiveFloat
+    beta: PositiveFloat
+    gamma: PositiveFloat
+
+
+class Person(MxlimsModel):
+    """A contact person."""
+
+    family_name: str | None = None
+    given_name: str | None = None
+    orcid: str | None = None
+    email_address: str | None = None
+    phone_number: str | None = None
+    address: str | None = None
+
+
+class TrackingDevice(MxlimsModel):
+    """A tracker travelling with a shipment, dewar or plate."""
+
+    identifier: str
+    device_type: TrackingDeviceType
+    human_tracking_url: HttpUrl | None = None
+    api_tracking_url: HttpUrl | None = None
+
+
+class PlateType(MxlimsModel):
+    """A plate model: its grid of wells and drops."""
+
+    name: str
+    number_rows: Annotated[int, Field(gt=0)]
+    number_columns: Annotated[int, Field(gt=0)]
+    number_sub_positions: Annotated[int, Field(gt=0)]
+    drop_mapping: str
+
+
+class SampleComponent(MxlimsModel):
+    """One component of a sample: target, ligand, buffer..."""
+
+    name: str | None = None
+    acronym: str | None = None
+    role: SampleComponentRole | None = None
+    smiles: str | None = None
+    selfies: str | None = None
+    sequence: str | None = None
+    identifiers: dict[str, str] | None = None
+    urls: dict[str, HttpUrl] | None = None
+
+
+class Scan(MxlimsModel):
+    """One scan of a sweep: a contiguous run of images."""
+
+    scan_position_start: float
+    first_image_number: int
+    number_images: Annotated[int, Field(gt=0)]
+    ordinal: int
+
+
+class Point(MxlimsModel):
+    """A point on an image or a plate."""
+
+    region_type: Literal["Point"] = "Point"
+    x: float
+    y: float
+
+
+class Circle(MxlimsModel):
+    """A circle on an image or a plate."""
+
+    region_type: Literal["Circle"] = "Circle"
+    x: float
+    y: float
+    radius: PositiveFloat
+
+
+class ImageRegion(MxlimsModel):
+    """A region given on a drop image."""
+
+    region: Point | Circle
+    units: Literal["mm", "micron", "pixel"] | None = None
+    image_timestamp: AwareDatetime | None = None
+
+
+class PlateRegion(MxlimsModel):
+    """A region given in plate coordinates."""
+
+    region: Point | Circle
+    units: Literal["mm", "micron"] | None = None
+
+
+class PointCloud(MxlimsModel):
+    """A set of points in three dimensions (a searched or found volume)."""
+
+    points: list[Annotated[list[float], Field(min_length=3, max_length=3)]]
+
+
+class Tensor(MxlimsModel):
+    """A symmetric tensor by its eigenvalues and eigenvectors."""
+
+    eigenvalues: Annotated[list[float], Field(min_length=3, max_length=3)]
+    eigenvectors: Annotated[list[Annotated[list[float], Field(min_length=3, max_length=3)]], Field(min_length=3, max_length=3)]
+
+
+class ReflectionStatistics(MxlimsModel):
+    """Merging statistics of a resolution shell (or of all data)."""
+
+    resolution_limits: Annotated[list[PositiveFloat], Field(min_length=2, max_length=2)]
+    number_observations: Annotated[int, Field(ge=0)] | None = None
+    number_observations_unique: Annotated[int, Field(ge=0)] | None = None
+    r_merge: Annotated[float, Field(ge=0)] | None = Field(default=None, alias="rMerge")
+    r_meas: Annotated[float, Field(ge=0)] | None = Field(default=None, alias="rMeas")
+    r_pim: Annotated[float, Field(ge=0)] | None = Field(default=None, alias="rPim")
+    completeness: Annotated[float, Field(ge=0, le=100)] | None = None
+    multiplicity: Annotated[float, Field(ge=0)] | None = None
+    mean_i_over_sig_i: float | None = Field(default=None, alias="meanIOverSigI")
+
+
+class ResolutionCutoffs(MxlimsModel):
+    """The criteria a resolution cut-off was made with."""
+
+    mean_i_over_sig_i: float | None = Field(default=None, alias="meanIOverSigI")
+    completeness: Annotated[float, Field(ge=0, le=100)] | None = None
+    extra: dict[str, Any] | None = None
