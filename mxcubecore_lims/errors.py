@@ -321,7 +321,10 @@ class MxlimsSpreadsheetError(MxlimsError):
             ]
         )
         super().__init__(
-            _where(self.file, None) + (f"{where}: " if where else "") + reason + (f" (got {value!r})" if value is not None else "")
+            _where(self.file, None)
+            + (f"{where}: " if where else "")
+            + reason
+            + (f" (got {value!r})" if value is not None else "")
         )
 
 

@@ -44,7 +44,7 @@ from typing import Any
 
 from mxcubecore.HardwareObjects.abstract import AbstractLims as core_abstract_lims
 
-from mxcubecore_lims.errors import LimsNotSupportedError
+from mxcubecore_lims.errors import LimsNotSupportedError, MxlimsShipmentError
 from mxcubecore_lims.lims import Id, LegacyDict
 from mxcubecore_lims.lims.collection_writes import CollectionWrites
 from mxcubecore_lims.lims.outbox_wiring import DELIVERIES, state_directory
@@ -52,6 +52,9 @@ from mxcubecore_lims.lims.record_writes import RecordWrites
 from mxcubecore_lims.lims.session_manager import SessionManagement
 from mxcubecore_lims.model import Sample
 from mxcubecore_lims.model.session import Lims, LimsSessionManager, Session
+from mxcubecore_lims.mxlims.document import MxlimsDocument
+from mxcubecore_lims.mxlims.logistics import Shipment
+from mxcubecore_lims.mxlims.mounts import ShipmentImportReport
 
 # Id, LegacyDict, DELIVERIES and state_directory moved to mxcubecore_lims.lims;
 # they are re-exported for the modules that import them from here.
@@ -184,6 +187,29 @@ class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstr
     @abc.abstractmethod
     def _fetch_samples(self, lims_name: str) -> list[Sample]:
         """Reads the active session's samples from the LIMS named."""
+
+    def import_mxlims(self, document: MxlimsDocument) -> ShipmentImportReport:
+        """Creates an MXLIMS shipment's samples in the active session, so ``get_samples`` offers them.
+
+        Safe to repeat: what the LIMS already holds is not created again.
+
+        Raises:
+            LimsNotSupportedError: This LIMS cannot take shipments.
+            MxlimsShipmentError: The document cannot be a shipment here (named by JSON pointer).
+        """
+        raise LimsNotSupportedError(f"{type(self).__name__} does not import MXLIMS shipments")
+
+    @staticmethod
+    def _check_shipment_proposal(document: MxlimsDocument, active: Session) -> None:
+        """Refuses a shipment made out for another proposal than the active session's."""
+        proposals = {str(active.proposal_name or "").lower(), f"{active.code or ''}{active.number or ''}".lower()}
+        proposals |= {p.replace("-", "") for p in proposals}
+        for key, shipment in document.of_type(Shipment):
+            if shipment.proposal_code.lower().replace("-", "") not in proposals:
+                raise MxlimsShipmentError(
+                    f"/Shipment/{key}/proposalCode",
+                    f"is for proposal {shipment.proposal_code!r}; the active session is {active.proposal_name!r}",
+                )
 
     def find_sample_by_sample_id(self, sample_id: int | str) -> LegacyDict | None:
         """The cached sample dict with this LIMS id (``limsID`` or ``sampleId``), or None."""

@@ -39,8 +39,11 @@ from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims
 from mxcubecore_lims.icat.datasets import DatasetUploader
 from mxcubecore_lims.icat.gateway import IcatGateway, IcatSettings, jpql_string
 from mxcubecore_lims.icat.samples import samples_from_icat
+from mxcubecore_lims.icat.shipments import IcatShipmentImporter
 from mxcubecore_lims.lims.icat_uploads import IcatUploads
 from mxcubecore_lims.model import Lims, Sample, Session
+from mxcubecore_lims.mxlims.document import MxlimsDocument
+from mxcubecore_lims.mxlims.mounts import ShipmentImportReport, mounted_samples
 
 __all__ = ["ICATLIMS"]
 
@@ -230,3 +233,10 @@ class ICATLIMS(IcatUploads, AbstractLims):
         found = self._icat.call(self._acting_user(), "read samples", read)
         self._sample_ids = {int(s.id) for s in found}
         return samples_from_icat(found)
+
+    def import_mxlims(self, document: MxlimsDocument) -> ShipmentImportReport:
+        """Creates the shipment's samples in the active investigation (see :mod:`mxcubecore_lims.icat.shipments`)."""
+        active = self._active_session_or_raise()
+        self._check_shipment_proposal(document, active)
+        importer = IcatShipmentImporter(self._icat, self._acting_user())
+        return importer.run(int(active.session_id), mounted_samples(document), lims=f"ICAT {active.proposal_name}")

@@ -98,7 +98,11 @@ class IcatShipmentImporter:
         for puck, batch in todo.items():
             created += self._create(investigation_id, puck, batch, kinds)
         return ShipmentImportReport(
-            lims, {"sample": created}, {"sample": found}, len(wanted), tuple(f"ICAT parameter type {n}" for n in skipped)
+            lims,
+            {"sample": created},
+            {"sample": found},
+            len(wanted),
+            tuple(f"ICAT parameter type {n}" for n in skipped),
         )
 
     @staticmethod
@@ -110,7 +114,8 @@ class IcatShipmentImporter:
                 raise MxlimsShipmentError(sample.pointer, "has no sample name: ICAT names every sample")
             if name in named:
                 raise MxlimsShipmentError(
-                    sample.pointer, f"has the sample name {name!r} of {named[name].pointer}: ICAT sample names are unique"
+                    sample.pointer,
+                    f"has the sample name {name!r} of {named[name].pointer}: ICAT sample names are unique",
                 )
             named[name] = sample
         return named
@@ -138,7 +143,8 @@ class IcatShipmentImporter:
             theirs = held.get(parameter)
             if theirs is not None and _text(theirs) != _text(mine.get(parameter)):
                 raise MxlimsShipmentError(
-                    sample.pointer, f"ICAT already has a sample {name!r} with {parameter} {_text(theirs)}, not {_text(mine.get(parameter))}"
+                    sample.pointer,
+                    f"ICAT already has a sample {name!r} with {parameter} {_text(theirs)}, not {_text(mine.get(parameter))}",
                 )
 
     def _parameter_types(self, names: set[str]) -> dict[str, _ParameterType]:
@@ -146,12 +152,14 @@ class IcatShipmentImporter:
             return list(client.search(self.gateway.query("ParameterType", conditions={"applicableToSample": "= True"})))
 
         found = self.gateway.call(self.user, "read ParameterType", read)
-        return {
-            str(t.name): _ParameterType(int(t.id), str(t.valueType)) for t in found if str(t.name) in names
-        }
+        return {str(t.name): _ParameterType(int(t.id), str(t.valueType)) for t in found if str(t.name) in names}
 
     def _create(
-        self, investigation_id: int, puck: str, batch: list[tuple[str, MountedSample]], kinds: Mapping[str, _ParameterType]
+        self,
+        investigation_id: int,
+        puck: str,
+        batch: list[tuple[str, MountedSample]],
+        kinds: Mapping[str, _ParameterType],
     ) -> int:
         def create(client: Any) -> int:
             investigation = client.new("Investigation", id=int(investigation_id))

@@ -46,9 +46,7 @@ DOMAIN_KEY_PATTERN = r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]
 HTTP_URL_PATTERN = r"^https?://([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}(:[0-9]+)?(/[^\s]*)?$"
 """An http(s) URL on a named host with a letter top-level domain."""
 
-AWARE_DATETIME_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
-)
+AWARE_DATETIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
 """ISO 8601 date and time with a ``T`` and a zone (``Z`` or an offset)."""
 
 UuidText = Annotated[str, Field(pattern=UUID_PATTERN)]
@@ -58,8 +56,7 @@ AwareDatetime = Annotated[str, Field(pattern=AWARE_DATETIME_PATTERN)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 
-#: The abstract MXLIMS base types and their concrete types. A link that
-#: names a base type accepts any of its concrete types.
+#: The abstract MXLIMS base types and their concrete types.
 BASE_TYPES: dict[str, tuple[str, ...]] = {
     "LogisticalSample": (
         "Shipment",
@@ -138,11 +135,7 @@ _KEY_OF_TYPE = re.compile(r"^(?P<type>[A-Za-z]+?)(?P<n>[1-9][0-9]*)$")
 
 @dataclass(frozen=True)
 class LinkTo:
-    """Marks a field as a link and names the types its target may have.
-
-    Base type names (``Sample``, ``Dataset``...) stand for all their
-    concrete types.
-    """
+    """Marks a field as a link and names the types its target may have, as the model does."""
 
     names: tuple[str, ...]
 
@@ -151,13 +144,13 @@ class LinkTo:
 
     @property
     def targets(self) -> tuple[str, ...]:
-        """The concrete types allowed, base types expanded, in a stable order."""
-        found: list[str] = []
-        for name in self.names:
-            for concrete in BASE_TYPES.get(name, (name,)):
-                if concrete not in found:
-                    found.append(concrete)
-        return tuple(found)
+        """The concrete types a target may have.
+
+        A base type name (``Dataset``...) in the model stands for a stub of an
+        object kept elsewhere (``#/Dataset/Dataset1``), not for any concrete
+        type; stubs cannot be valid at 0.6.13, so no such target is offered.
+        """
+        return tuple(name for name in self.names if name not in BASE_TYPES)
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler

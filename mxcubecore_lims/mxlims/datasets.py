@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from mxcubecore_lims.mxlims._base import LinkTo, MxlimsObject, PositiveFloat, PositiveInt, Ref
-from mxcubecore_lims.mxlims.datatypes import ReflectionStatistics, ResolutionCutoffs, Scan, SpaceGroupName, Tensor, UnitCell
+from mxcubecore_lims.mxlims.datatypes import ReflectionStatistics, Scan, SpaceGroupName, Tensor, UnitCell
 from mxcubecore_lims.mxlims.logistics import MOUNTABLE_TYPES
 
 __all__ = ["CollectionSweep", "Dataset", "ReflectionSet"]
@@ -25,6 +25,7 @@ class Dataset(MxlimsObject):
     """Data a job produced (abstract)."""
 
     base_type: ClassVar[str] = "Dataset"
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["sourceRef", "derivedFromRef"]}})
 
     role: str | None = None
     """What the data is for: ``Result``, ``Characterisation``, ``Centring``, ``Intermediate``."""
@@ -94,7 +95,7 @@ class ReflectionSet(Dataset):
     """Å."""
     diffraction_limits_estimated: Tensor | None = None
     aniso_btensor: Tensor | None = Field(default=None, alias="anisoBtensor")
-    wavelengths: list[PositiveFloat] | None = None
+    wavelengths: list[Annotated[float, Field(ge=0)]] | None = None
     """Å."""
     iso_b_wilson_estimate: float | None = Field(default=None, alias="isoBWilsonEstimate")
     number_reflections: Annotated[int, Field(ge=0)] | None = None
@@ -103,10 +104,20 @@ class ReflectionSet(Dataset):
     k_index_range: _IntPair | None = None
     l_index_range: _IntPair | None = None
     possible_twinning: bool | None = None
-    twin_fraction: Annotated[float, Field(ge=0, le=0.5)] | None = None
+    twin_fraction: Annotated[float, Field(ge=0, le=1)] | None = None
+    anisotropic_diffraction: bool | None = None
     reflection_statistics_overall: ReflectionStatistics | None = None
     reflection_statistics_shells: list[ReflectionStatistics] | None = None
-    resolution_cutoffs: list[ResolutionCutoffs] | None = None
+    signal_type: Literal["local <I/sigmaI>", "local wCC_half"] | None = None
+    signal_cutoff: float | None = None
+    resolution_cutoffs: dict[str, float] | None = None
+    """Criterion name (``R_merge``, ``I_over_SigI``...) -> value used for the resolution cut-off."""
+    binning_mode: Literal["equalVolume", "equalNumber", "dstarEquidistant", "dstar2Equidistant"] | None = None
+    number_bins: PositiveInt | None = None
+    reflections_per_bin: PositiveInt | None = None
+    reflections_per_bin_per_sweep: PositiveInt | None = None
+    resolution_rings_detected: list[_Pair] | None = None
+    resolution_rings_excluded: list[_Pair] | None = None
     file_type: str | None = None
     filename: str | None = None
     path: str | None = None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from mxcubecore_lims.mxlims._base import AwareDatetime, HttpUrl, MxlimsModel, PositiveFloat
 
@@ -25,7 +25,6 @@ __all__ = [
     "Point",
     "PointCloud",
     "ReflectionStatistics",
-    "ResolutionCutoffs",
     "SampleComponent",
     "Scan",
     "SpaceGroupName",
@@ -80,12 +79,9 @@ class UnitCell(MxlimsModel):
 class Person(MxlimsModel):
     """A contact person."""
 
-    family_name: str | None = None
-    given_name: str | None = None
-    orcid: str | None = None
+    name: str
     email_address: str | None = None
     phone_number: str | None = None
-    address: str | None = None
 
 
 class TrackingDevice(MxlimsModel):
@@ -132,46 +128,96 @@ class Scan(MxlimsModel):
 class Point(MxlimsModel):
     """A point on an image or a plate."""
 
-    region_type: Literal["Point"] = "Point"
+    region_type: Literal["point"]
     x: float
     y: float
 
 
 class Circle(MxlimsModel):
-    """A circle on an image or a plate."""
+    """A circle: its centre and radius."""
 
-    region_type: Literal["Circle"] = "Circle"
-    x: float
-    y: float
+    region_type: Literal["circle"]
+    center: Point
     radius: PositiveFloat
+
+
+class Line(MxlimsModel):
+    """A line between two points."""
+
+    region_type: Literal["line"]
+    points: Annotated[list[Point], Field(min_length=2, max_length=2)]
+
+
+class Rectangle(MxlimsModel):
+    """A rectangle by two opposite corners."""
+
+    region_type: Literal["rectangle"]
+    points: Annotated[list[Point], Field(min_length=2, max_length=2)]
+
+
+class Polygon(MxlimsModel):
+    """A polygon by its corners."""
+
+    region_type: Literal["polygon"]
+    points: Annotated[list[Point], Field(min_length=3)]
+
+
+_Region = Annotated[Point | Circle | Line | Rectangle | Polygon, Field(discriminator="region_type")]
+
+
+class DropImage(MxlimsModel):
+    """An image of a drop: inline data or a URL (exactly one)."""
+
+    mime_type: Literal["image/png", "image/jpeg"]
+    light_type: Literal["Visible", "UV", "other"] | None = None
+    timestamp: AwareDatetime | None = None
+    data: str | None = None
+    url: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _data_or_url(self) -> Self:
+        if (self.data is None) == (self.url is None):
+            raise ValueError("a drop image has data or a url, exactly one")
+        return self
 
 
 class ImageRegion(MxlimsModel):
     """A region given on a drop image."""
 
-    region: Point | Circle
+    region: _Region
+    image: DropImage | None = None
     units: Literal["mm", "micron", "pixel"] | None = None
-    image_timestamp: AwareDatetime | None = None
 
 
 class PlateRegion(MxlimsModel):
     """A region given in plate coordinates."""
 
-    region: Point | Circle
+    region: _Region
     units: Literal["mm", "micron"] | None = None
 
 
-class PointCloud(MxlimsModel):
-    """A set of points in three dimensions (a searched or found volume)."""
+class ScannedPoint(MxlimsModel):
+    """One point of a scanned volume, with what was measured there."""
 
-    points: list[Annotated[list[float], Field(min_length=3, max_length=3)]]
+    coordinates: Annotated[list[float], Field(min_length=3, max_length=3)]
+    intensity: float | None = None
+    resolution: float | None = None
+    spot_count: Annotated[int, Field(ge=0)] | None = None
+
+
+class PointCloud(MxlimsModel):
+    """A set of scanned points (a searched or found volume)."""
+
+    points: list[ScannedPoint]
 
 
 class Tensor(MxlimsModel):
     """A symmetric tensor by its eigenvalues and eigenvectors."""
 
     eigenvalues: Annotated[list[float], Field(min_length=3, max_length=3)]
-    eigenvectors: Annotated[list[Annotated[list[float], Field(min_length=3, max_length=3)]], Field(min_length=3, max_length=3)]
+    eigenvectors: Annotated[
+        list[Annotated[list[float], Field(min_length=3, max_length=3)]], Field(min_length=3, max_length=3)
+    ]
 
 
 class ReflectionStatistics(MxlimsModel):
@@ -186,11 +232,3 @@ class ReflectionStatistics(MxlimsModel):
     completeness: Annotated[float, Field(ge=0, le=100)] | None = None
     multiplicity: Annotated[float, Field(ge=0)] | None = None
     mean_i_over_sig_i: float | None = Field(default=None, alias="meanIOverSigI")
-
-
-class ResolutionCutoffs(MxlimsModel):
-    """The criteria a resolution cut-off was made with."""
-
-    mean_i_over_sig_i: float | None = Field(default=None, alias="meanIOverSigI")
-    completeness: Annotated[float, Field(ge=0, le=100)] | None = None
-    extra: dict[str, Any] | None = None

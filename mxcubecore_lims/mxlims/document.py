@@ -160,9 +160,13 @@ def load_document(path: str | Path) -> MxlimsDocument:
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
-        raise MxlimsInvalidDocumentError([MxlimsSchemaError("/", None, f"cannot read: {error}", source)], source) from None
+        raise MxlimsInvalidDocumentError(
+            [MxlimsSchemaError("/", None, f"cannot read: {error}", source)], source
+        ) from None
     except json.JSONDecodeError as error:
-        problem = MxlimsSchemaError("/", None, f"not JSON: {error.msg} at line {error.lineno} column {error.colno}", source)
+        problem = MxlimsSchemaError(
+            "/", None, f"not JSON: {error.msg} at line {error.lineno} column {error.colno}", source
+        )
         raise MxlimsInvalidDocumentError([problem], source) from None
     return read_document(data, file=source)
 
@@ -183,9 +187,8 @@ def read_document(data: Any, file: str | Path | None = None) -> MxlimsDocument:
     document = _read_objects(data, problems, file)
     if document is not None and not problems:
         _check_links(document, problems, file)
-    if problems:
+    if problems or document is None:
         raise MxlimsInvalidDocumentError(problems, file)
-    assert document is not None
     return document
 
 
@@ -225,9 +228,7 @@ def _read_objects(data: Any, problems: list[MxlimsDocumentError], file: str | Pa
     return document
 
 
-def _schema_problems(
-    error: ValidationError, raw: Any, at: str, file: str | Path | None
-) -> Iterator[MxlimsSchemaError]:
+def _schema_problems(error: ValidationError, raw: Any, at: str, file: str | Path | None) -> Iterator[MxlimsSchemaError]:
     seen: set[str] = set()
     for detail in error.errors(include_url=False):
         where, value = pointer_of_error(raw, detail["loc"], detail["type"] == "missing")
@@ -255,11 +256,15 @@ def _check_links(document: MxlimsDocument, problems: list[MxlimsDocumentError], 
                     problems.append(MxlimsReferenceError(at, ref.ref, "points at no object of this document", file))
                 elif ref.target_type not in allowed:
                     problems.append(
-                        MxlimsReferenceError(at, ref.ref, f"must point at {' or '.join(allowed)}, not {ref.target_type}", file)
+                        MxlimsReferenceError(
+                            at, ref.ref, f"must point at {' or '.join(allowed)}, not {ref.target_type}", file
+                        )
                     )
                 elif ref.mxlims_type is not None and ref.mxlims_type != ref.target_type:
                     problems.append(
-                        MxlimsReferenceError(at, ref.ref, f"says mxlimsType {ref.mxlims_type!r} but points at a {ref.target_type}", file)
+                        MxlimsReferenceError(
+                            at, ref.ref, f"says mxlimsType {ref.mxlims_type!r} but points at a {ref.target_type}", file
+                        )
                     )
     if not problems:
         _check_cycles(document, problems, file)

@@ -145,7 +145,12 @@ class MountedSample:
             cell = self.plan.expected_unit_cell
             if cell is not None:
                 entry.update(
-                    cellA=cell.a, cellB=cell.b, cellC=cell.c, cellAlpha=cell.alpha, cellBeta=cell.beta, cellGamma=cell.gamma
+                    cellA=cell.a,
+                    cellB=cell.b,
+                    cellC=cell.c,
+                    cellAlpha=cell.alpha,
+                    cellBeta=cell.beta,
+                    cellGamma=cell.gamma,
                 )
         plan = self.diffraction_plan()
         if plan:
@@ -179,8 +184,8 @@ def mounted_samples(document: MxlimsDocument) -> list[MountedSample]:
     """
     plans = _plans(document)
     ranks: dict[int, int] = {}
-    for _, puck in document.of_type(Puck):
-        ranks[id(puck)] = len(ranks) + 1
+    for _, each_puck in document.of_type(Puck):
+        ranks[id(each_puck)] = len(ranks) + 1
     holders: list[tuple[str, Pin | PinPosition]] = [(key, pin) for key, pin in document.of_type(Pin)]
     holders += [(key, position) for key, position in document.of_type(PinPosition)]
     found: list[MountedSample] = []

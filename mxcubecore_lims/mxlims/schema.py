@@ -39,6 +39,7 @@ def _schema() -> dict[str, Any]:
             "minProperties": 1,
             "additionalProperties": {"$ref": f"#/$defs/{type_name}"},
         }
+    _close_pattern_maps(definitions)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -50,9 +51,23 @@ def _schema() -> dict[str, Any]:
     }
 
 
+def _close_pattern_maps(node: Any) -> None:
+    # pydantic writes a dict with a key pattern as patternProperties alone,
+    # which lets any other key through; the model's domain-keyed maps are closed.
+    if isinstance(node, dict):
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _close_pattern_maps(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_pattern_maps(value)
+
+
 def document_schema() -> dict[str, Any]:
     """The generated JSON Schema of a whole document (a fresh copy)."""
-    return json.loads(json.dumps(_schema()))
+    copy: dict[str, Any] = json.loads(json.dumps(_schema()))
+    return copy
 
 
 def document_schema_text() -> str:

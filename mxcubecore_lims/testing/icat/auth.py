@@ -60,8 +60,9 @@ _PATH_TO_INVESTIGATION: dict[str, tuple[tuple[str, str], ...]] = {
     "Datafile": (("dataset", "Dataset"), ("investigation", "Investigation")),
 }
 
-#: Writable by users who can read the investigation.
-_USER_WRITABLE = frozenset({"Dataset", "DatasetParameter", "Datafile"})
+#: Writable by users who can read the investigation. Samples too: the rule a
+#: facility adds so that users can register their shipment (an MXLIMS import).
+_USER_WRITABLE = frozenset({"Dataset", "DatasetParameter", "Datafile", "Sample", "SampleParameter"})
 #: Writable in addition by instrument scientists of the investigation.
 _STAFF_WRITABLE = _USER_WRITABLE | {"InvestigationInstrument", "InvestigationParameter"}
 

@@ -68,7 +68,7 @@ class IcatService:
         # Cascaded children belong to the checked parent; only their kind matters.
         for kids in new.children.values():
             for kid in kids:
-                if not access.is_root and kid.entity not in ("DatasetParameter", "Datafile"):
+                if not access.is_root and kid.entity not in ("DatasetParameter", "Datafile", "SampleParameter"):
                     raise IcatFault(
                         FaultType.INSUFFICIENT_PRIVILEGES,
                         f"{access.user} may not create a {kid.entity}",
