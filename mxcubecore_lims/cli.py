@@ -289,6 +289,24 @@ def run_mxlims(args: argparse.Namespace) -> int:
     if args.action == "schema":
         sys.stdout.write(document_schema_text())
         return 0
+    if args.action == "import":
+        from gevent import monkey
+
+        monkey.patch_all(thread=False)
+        from mxcubecore_lims.config.exchange import import_into_configured_lims
+        from mxcubecore_lims.errors import LimsError
+
+        try:
+            document = load_document(args.file)
+            config = [args.config, *(args.lookup or [])]
+            report = import_into_configured_lims(config, document, args.user, None, args.session)
+        except LimsConfigError:
+            raise  # main() prints it and exits 2
+        except LimsError as error:
+            print(f"{args.file}: {type(error).__name__}: {error}", file=sys.stderr)
+            return 1
+        print(report.summary())
+        return 0
     failed = 0
     for name in args.files:
         try:
@@ -374,6 +392,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate = mxlims_actions.add_parser("validate", help="check MXLIMS 0.6.13 documents; exit 1 if any is invalid")
     validate.add_argument("files", nargs="+", metavar="FILE")
     mxlims_actions.add_parser("schema", help="print the JSON Schema (draft 2020-12) generated from our models")
+    shipment = mxlims_actions.add_parser(
+        "import",
+        help="create an MXLIMS shipment's samples in the configured LIMS (password: $MXCUBECORE_LIMS_PASSWORD)",
+    )
+    shipment.add_argument("file", metavar="FILE")
+    shipment.add_argument("--config", required=True, help="beamline configuration directory")
+    shipment.add_argument("--lookup", action="append", help="more directories on the lookup path")
+    shipment.add_argument("--user", help="login name (default: $MXCUBECORE_LIMS_USER)")
+    shipment.add_argument("--session", help="session id (default: the user's only session)")
     mxlims.set_defaults(run=run_mxlims)
 
     emulate = commands.add_parser("emulate", help="run an emulated LIMS-side server on loopback")

@@ -27,6 +27,8 @@ from typing import Any
 from mxcubecore_lims.errors import LimsConfigError, LimsError, LimsNoSessionError
 from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims, Id, LegacyDict
 from mxcubecore_lims.model import Lims, LimsSessionManager, Sample, Session
+from mxcubecore_lims.mxlims.document import MxlimsDocument
+from mxcubecore_lims.mxlims.mounts import ShipmentImportReport
 
 __all__ = ["CompositeLims"]
 
@@ -65,6 +67,8 @@ class CompositeLims(AbstractLims):
         """Role of the member that logs people in and lists sessions (default: the first member)."""
         primary_role: str | None = None
         """Role of the member whose ids are returned (default: the first member giving ids)."""
+        shipments_role: str | None = None
+        """Role of the member MXLIMS shipments are imported into (default: the authority)."""
         create_sessions: bool = True
         """Create a member's session for a local login when it has none for the proposal."""
 
@@ -233,6 +237,11 @@ class CompositeLims(AbstractLims):
         self._active_lims = lims_name
         self._sample_source = role
         return self.samples
+
+    def import_mxlims(self, document: MxlimsDocument) -> ShipmentImportReport:
+        """Imports the shipment into the member named by ``shipments_role`` (its own active session)."""
+        role = self.config.shipments_role or self.config.authority_role
+        return self._member(role, "shipments")[1].import_mxlims(document)
 
     def _fetch_samples(self, lims_name: str) -> list[Sample]:  # pragma: no cover - get_samples delegates
         raise AssertionError("CompositeLims.get_samples delegates to its members")

@@ -13,7 +13,7 @@ from typing import Any
 
 import gevent
 import pytest
-from test_icat_lims import alice_on_mx415, investigation_id
+from test_icat_lims import alice_on_mx415, investigation_id, make_lims
 
 from mxcubecore_lims.errors import LimsUnavailableError, MxlimsShipmentError
 from mxcubecore_lims.testing.mxlims_shipments import pin_shipment
@@ -90,3 +90,41 @@ def test_a_shipment_for_another_proposal_is_refused(tmp_path: Path, icat_server:
         lims.import_mxlims(pin_shipment("MX9999", pucks=1))
     assert caught.value.pointer == "/Shipment/Shipment1/proposalCode"
     assert len(icat_samples(icat_server, "MX-415")) == before
+
+
+def test_the_import_command_logs_in_and_imports(
+    tmp_path: Path, icat_server: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mxcubecore import HardwareRepository as HWR
+
+    from mxcubecore_lims.cli import main
+    from mxcubecore_lims.mxlims.document import load_document
+
+    make_lims(tmp_path, icat_server)  # writes the configuration directory (and loads it: unloaded here)
+    HWR.uninit_hardware_repository()
+    shipment = pin_shipment("MX415", pucks=1, first_position=3).write(tmp_path / "shipment.json")
+    assert load_document(shipment).objects  # what the user sends is a valid document
+    monkeypatch.setenv("MXCUBECORE_LIMS_PASSWORD", "alice-pw")
+    session = investigation_id(icat_server, "MX-415")
+    argv = ["mxlims", "import", str(shipment), "--config", str(tmp_path), "--user", "alice", "--session", session]
+    assert main(argv) == 0
+    assert "16 samples; created 16 samples" in capsys.readouterr().out
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "created nothing; already there 16 samples" in out
+    assert "alice-pw" not in out
+    monkeypatch.setenv("MXCUBECORE_LIMS_PASSWORD", "wrong")
+    assert main(argv) == 1
+    assert "alice-pw" not in capsys.readouterr().err
+
+
+def test_esrflims_imports_into_its_authority_icat(tmp_path: Path, icat_server: Any, ispyb_server: Any) -> None:
+    from test_esrf_lims import alice_on_mx415 as esrf_alice_on_mx415
+
+    lims, _ = esrf_alice_on_mx415(tmp_path, icat_server, ispyb_server)
+    before = len(icat_samples(icat_server, "MX-415"))
+    report = lims.import_mxlims(pin_shipment("MX415", pucks=1, first_position=3))
+    assert report.created == {"sample": 16}
+    assert len(icat_samples(icat_server, "MX-415")) == before + 16
+    offered = lims.get_samples("ICAT")
+    assert sum(1 for s in offered if s.get("containerCode") == "SHIPMENT-01") == 16
