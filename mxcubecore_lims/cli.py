@@ -289,6 +289,20 @@ def run_mxlims(args: argparse.Namespace) -> int:
     if args.action == "schema":
         sys.stdout.write(document_schema_text())
         return 0
+    if args.action == "sheet":
+        from mxcubecore_lims.errors import MxlimsSpreadsheetError
+        from mxcubecore_lims.mxlims.spreadsheets import read_spreadsheet
+
+        try:
+            document = read_spreadsheet(args.file, args.layout, proposal_code=args.proposal)
+        except MxlimsSpreadsheetError as error:
+            print(f"{type(error).__name__}: {error}", file=sys.stderr)
+            return 1
+        if args.output in (None, "-"):
+            sys.stdout.write(document.to_json() + "\n")
+        else:
+            document.write(args.output)
+        return 0
     if args.action == "import":
         from gevent import monkey
 
@@ -392,6 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate = mxlims_actions.add_parser("validate", help="check MXLIMS 0.6.13 documents; exit 1 if any is invalid")
     validate.add_argument("files", nargs="+", metavar="FILE")
     mxlims_actions.add_parser("schema", help="print the JSON Schema (draft 2020-12) generated from our models")
+    sheet = mxlims_actions.add_parser("sheet", help="turn a shipment spreadsheet (TSV/CSV) into an MXLIMS document")
+    sheet.add_argument("file", metavar="SHEET")
+    sheet.add_argument("--layout", default="maxiv", help="built-in layout name or a layout .tsv file (default maxiv)")
+    sheet.add_argument("--proposal", required=True, help="the shipment's proposal code, e.g. MX415")
+    sheet.add_argument("-o", "--output", help="output file (default: standard output)")
     shipment = mxlims_actions.add_parser(
         "import",
         help="create an MXLIMS shipment's samples in the configured LIMS (password: $MXCUBECORE_LIMS_PASSWORD)",
