@@ -40,13 +40,17 @@ __all__ = [
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 """MXLIMS uuids: lower-case, versions 1 to 5 (uuid7 is refused by the model)."""
 
-DOMAIN_KEY_PATTERN = r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$"
-"""Keys of ``extensions``, ``identifiers`` and ``urls``: a dotted domain name."""
+DOMAIN_KEY_PATTERN = r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]$"
+"""Keys of ``extensions``, ``identifiers`` and ``urls``: a dotted domain name (the model's
+pattern is case-insensitive through an inline flag JSON Schema regexes lack; spelt out here)."""
 
-HTTP_URL_PATTERN = r"^https?://([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}(:[0-9]+)?(/[^\s]*)?$"
+HTTP_URL_PATTERN = r"^https?://([a-zA-Z0-9-]+\.)+[a-zA-Z]{2,}(:[0-9]+)?(/[^\s]*)?$"
 """An http(s) URL on a named host with a letter top-level domain."""
 
-AWARE_DATETIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+AWARE_DATETIME_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
 """ISO 8601 date and time with a ``T`` and a zone (``Z`` or an offset)."""
 
 UuidText = Annotated[str, Field(pattern=UUID_PATTERN)]

@@ -220,15 +220,33 @@ class Tensor(MxlimsModel):
     ]
 
 
-class ReflectionStatistics(MxlimsModel):
-    """Merging statistics of a resolution shell (or of all data)."""
+_NonNegative = Annotated[float, Field(ge=0)]
+_Percent = Annotated[float, Field(ge=0, le=100)]
 
-    resolution_limits: Annotated[list[PositiveFloat], Field(min_length=2, max_length=2)]
-    number_observations: Annotated[int, Field(ge=0)] | None = None
-    number_observations_unique: Annotated[int, Field(ge=0)] | None = None
-    r_merge: Annotated[float, Field(ge=0)] | None = Field(default=None, alias="rMerge")
-    r_meas: Annotated[float, Field(ge=0)] | None = Field(default=None, alias="rMeas")
-    r_pim: Annotated[float, Field(ge=0)] | None = Field(default=None, alias="rPim")
-    completeness: Annotated[float, Field(ge=0, le=100)] | None = None
-    multiplicity: Annotated[float, Field(ge=0)] | None = None
-    mean_i_over_sig_i: float | None = Field(default=None, alias="meanIOverSigI")
+
+class ReflectionStatistics(MxlimsModel):
+    """Merging statistics of a resolution shell (or of all data), named as in the model.
+
+    The model's ``CC_one_half`` and ``CC_ano`` are left out: at 0.6.13 their
+    bounds (minimum and maximum both -1) make any real value invalid.
+    """
+
+    resolution_limits: Annotated[list[float], Field(min_length=2, max_length=2)]
+    """Low and high resolution limits, Å."""
+    number_observations: Annotated[int, Field(gt=0)] | None = None
+    number_observations_unique: Annotated[int, Field(gt=0)] | None = None
+    number_reflections_rejected: Annotated[int, Field(ge=0)] | None = None
+    chi_squared: _NonNegative | None = None
+    r_merge: _NonNegative | None = Field(default=None, alias="R_merge")
+    r_meas: _NonNegative | None = Field(default=None, alias="R_meas")
+    r_pim: _NonNegative | None = Field(default=None, alias="R_pim")
+    i_over_sig_i: float | None = Field(default=None, alias="I_over_SigI")
+    sig_ano: float | None = Field(default=None, alias="SigAno")
+    completeness: _Percent | None = Field(default=None, alias="Completeness")
+    completeness_spherical: _Percent | None = Field(default=None, alias="CompletenessSpherical")
+    completeness_ellipsoidal: _Percent | None = Field(default=None, alias="CompletenessEllipsoidal")
+    completeness_ano: _Percent | None = Field(default=None, alias="CompletenessAno")
+    completeness_ano_spherical: _Percent | None = Field(default=None, alias="CompletenessAnoSpherical")
+    completeness_ano_ellipsoidal: _Percent | None = Field(default=None, alias="CompletenessAnoEllipsoidal")
+    redundancy: _NonNegative | None = Field(default=None, alias="Redundancy")
+    redundancy_ano: _NonNegative | None = Field(default=None, alias="RedundancyAno")
