@@ -670,7 +670,7 @@ def test_member_creates_dataset_with_cascaded_children(client: Client, icat_serv
 
 
 def test_member_cannot_write_elsewhere(client: Client, icat_server: EmulatedIcat) -> None:
-    """alice: ICATPrivilegesError for a Dataset in MX-3456, an Instrument, a Sample."""
+    """alice: ICATPrivilegesError for a Dataset or a Sample in MX-3456, an Instrument."""
     before = row_counts(icat_server)
     login(client, "root")
     hidden = one(client, "Investigation", name="MX-3456")
@@ -682,7 +682,7 @@ def test_member_cannot_write_elsewhere(client: Client, icat_server: EmulatedIcat
     with pytest.raises(ICATPrivilegesError):
         client.new("Instrument", name="ID-NEW", facility=facility).create()
     with pytest.raises(ICATPrivilegesError):
-        client.new("Sample", name="extra", investigation=mine).create()
+        client.new("Sample", name="extra", investigation=hidden).create()
     other = one(client, "Instrument", name="ID-OTHER")
     with pytest.raises(ICATPrivilegesError):
         client.new("InvestigationInstrument", investigation=mine, instrument=other).create()
@@ -776,12 +776,15 @@ def test_staff_take_over_an_investigation_onto_their_own_instrument_only(
     assert linked == {demo.id, other.id}
 
 
-def test_staff_cannot_create_samples(client: Client, icat_server: EmulatedIcat) -> None:
-    """Samples are not in the staff-writable set."""
+def test_samples_are_created_by_the_investigation_only(client: Client, icat_server: EmulatedIcat) -> None:
+    """Members and staff register samples of their investigation (a shipment); nobody else can."""
     login(client, "staff")
     investigation = one(client, "Investigation", name="MX-415")
+    staff_sample = client.create(client.new("Sample", investigation=investigation, name="staff-sample"))
+    assert icat_server.store.get("Sample", staff_sample)["name"] == "staff-sample"
+    login(client, "nobody")
     with pytest.raises(ICATPrivilegesError):
-        client.new("Sample", investigation=investigation, name="staff-sample").create()
+        client.new("Sample", investigation=client.new("Investigation", id=investigation.id), name="x").create()
 
 
 def test_root_writes_reference_tables(client: Client, icat_server: EmulatedIcat) -> None:
@@ -931,7 +934,7 @@ def test_delete_many(writer: Client, icat_server: EmulatedIcat) -> None:
 
 
 def test_delete_someone_elses_row_is_refused(writer: Client, icat_server: EmulatedIcat) -> None:
-    """Alice cannot delete a sample of her investigation (not writable)."""
+    """Alice cannot delete a sample of her investigation (users may only create samples)."""
     sample = one(writer, "Sample", name="lyso-01")
     with pytest.raises(ICATPrivilegesError):
         writer.delete(sample)

@@ -60,9 +60,11 @@ _PATH_TO_INVESTIGATION: dict[str, tuple[tuple[str, str], ...]] = {
     "Datafile": (("dataset", "Dataset"), ("investigation", "Investigation")),
 }
 
-#: Writable by users who can read the investigation. Samples too: the rule a
-#: facility adds so that users can register their shipment (an MXLIMS import).
-_USER_WRITABLE = frozenset({"Dataset", "DatasetParameter", "Datafile", "Sample", "SampleParameter"})
+#: Writable by users who can read the investigation.
+_USER_WRITABLE = frozenset({"Dataset", "DatasetParameter", "Datafile"})
+#: Creatable (not updated or deleted) by them too: the rule a facility adds so
+#: that users register their shipment's samples (an MXLIMS import).
+_USER_CREATABLE = frozenset({"Sample", "SampleParameter"})
 #: Writable in addition by instrument scientists of the investigation.
 _STAFF_WRITABLE = _USER_WRITABLE | {"InvestigationInstrument", "InvestigationParameter"}
 
@@ -141,10 +143,13 @@ class Access:
         investigation = self.investigation_of(entity, row)
         return investigation is not None and (investigation in self.member_of or investigation in self.staff_of)
 
-    def can_write(self, entity: str, row: Row) -> bool:
-        """Whether the user may create, update or delete ``row`` (its new values)."""
+    def can_write(self, entity: str, row: Row, creating: bool = False) -> bool:
+        """Whether the user may create (``creating``), update or delete ``row`` (its new values)."""
         if self.is_root:
             return True
+        if creating and entity in _USER_CREATABLE:
+            investigation = self.investigation_of(entity, row)
+            return investigation is not None and (investigation in self.member_of or investigation in self.staff_of)
         if entity == "InvestigationInstrument" and row.get("instrument") in self.instruments:
             return True  # taking an investigation over onto one's own beamline
         if entity not in _STAFF_WRITABLE:

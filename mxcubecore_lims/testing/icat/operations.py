@@ -54,7 +54,7 @@ class IcatService:
     def _require_write(self, access: Access, new: NewRow, old: dict[str, Any] | None = None) -> None:
         candidate = dict(old or {})
         candidate.update(new.values)
-        allowed = access.can_write(new.entity, candidate)
+        allowed = access.can_write(new.entity, candidate, creating=old is None)
         if allowed and old is not None:
             allowed = access.can_write(new.entity, old)
         if not allowed:
@@ -239,4 +239,5 @@ class IcatService:
         _, new = self._bean(request.find("bean"))
         if (request.findtext("accessType") or "").strip() == "READ":
             return access.can_read(new.entity, new.values)
-        return access.can_write(new.entity, new.values)
+        kind = (request.findtext("accessType") or "").strip()
+        return access.can_write(new.entity, new.values, creating=kind == "CREATE")
