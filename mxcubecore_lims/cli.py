@@ -281,7 +281,7 @@ def run_emulate(args: argparse.Namespace) -> int:
 
 
 def run_mxlims(args: argparse.Namespace) -> int:
-    """``mxlims validate FILE...`` and ``mxlims schema``."""
+    """``mxlims validate``, ``schema``, ``sheet`` and ``import`` (see ``build_parser``)."""
     from mxcubecore_lims.errors import MxlimsInvalidDocumentError
     from mxcubecore_lims.mxlims.document import load_document
     from mxcubecore_lims.mxlims.schema import document_schema_text
