@@ -80,20 +80,22 @@ class IcatShipmentImporter:
             LimsDataError: ICAT lacks a parameter type a mountable sample needs.
         """
         wanted = self._named(mounted)
+        parameters = {name: sample_parameters(sample) for name, sample in wanted.items()}
         existing = self._existing(investigation_id)
-        kinds = self._parameter_types({name for m in mounted for name in sample_parameters(m)})
-        skipped = sorted({name for m in mounted for name in sample_parameters(m)} - set(kinds))
+        used = {key for values in parameters.values() for key in values}
+        kinds = self._parameter_types(used)
+        skipped = sorted(used - set(kinds))
         missing = [name for name in _ESSENTIAL if name in skipped]
         if missing:
             raise LimsDataError("ParameterType", "name", missing[0], "ICAT has no such sample parameter type")
-        todo: dict[str, list[tuple[str, MountedSample]]] = {}
+        todo: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         found = 0
         for name, sample in wanted.items():
             if name in existing:
-                self._check_place(sample, name, existing[name])
+                self._check_place(sample, name, parameters[name], existing[name])
                 found += 1
             else:
-                todo.setdefault(sample.container_code or "", []).append((name, sample))
+                todo.setdefault(sample.container_code or "", []).append((name, parameters[name]))
         created = 0
         for puck, batch in todo.items():
             created += self._create(investigation_id, puck, batch, kinds)
@@ -137,8 +139,7 @@ class IcatShipmentImporter:
         return out
 
     @staticmethod
-    def _check_place(sample: MountedSample, name: str, held: Mapping[str, Any]) -> None:
-        mine = sample_parameters(sample)
+    def _check_place(sample: MountedSample, name: str, mine: Mapping[str, Any], held: Mapping[str, Any]) -> None:
         for parameter in _ESSENTIAL:
             theirs = held.get(parameter)
             if theirs is not None and _text(theirs) != _text(mine.get(parameter)):
@@ -158,15 +159,15 @@ class IcatShipmentImporter:
         self,
         investigation_id: int,
         puck: str,
-        batch: list[tuple[str, MountedSample]],
+        batch: list[tuple[str, dict[str, Any]]],
         kinds: Mapping[str, _ParameterType],
     ) -> int:
         def create(client: Any) -> int:
             investigation = client.new("Investigation", id=int(investigation_id))
             beans = []
-            for name, sample in batch:
+            for name, values in batch:
                 bean = client.new("Sample", name=name, investigation=investigation)
-                for parameter, value in sample_parameters(sample).items():
+                for parameter, value in values.items():
                     kind = kinds.get(parameter)
                     if kind is not None:
                         bean.parameters.append(_parameter(client, kind, value))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -149,14 +150,19 @@ def _rows(source: Path) -> list[list[str]]:
     return rows
 
 
-def _convert(target: tuple[str, ...], cell: str, source: Path, row: int, column: str) -> Any:
-    model = _ROW_TYPES[target[0]]
-    schema = model.model_json_schema(by_alias=True)
+@cache
+def _json_kinds(target: tuple[str, ...]) -> frozenset[str | None]:
+    """The JSON types the model allows at a layout path (computed once per path, not per cell)."""
+    schema = _ROW_TYPES[target[0]].model_json_schema(by_alias=True)
     node: Any = schema["properties"].get(target[1].removesuffix("[]"), {})
     for part in target[2:]:
         ref = next((o["$ref"] for o in node.get("anyOf", [node]) if "$ref" in o), None)
         node = schema["$defs"][ref.split("/")[-1]]["properties"].get(part, {}) if ref else {}
-    kinds = {o.get("type") for o in node.get("anyOf", [node])} | {node.get("type")}
+    return frozenset({o.get("type") for o in node.get("anyOf", [node])} | {node.get("type")})
+
+
+def _convert(target: tuple[str, ...], cell: str, source: Path, row: int, column: str) -> Any:
+    kinds = _json_kinds(target)
     if target[1].endswith("[]") or kinds & {"number", "integer", "array"}:
         try:
             number = float(cell)
