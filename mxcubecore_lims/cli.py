@@ -280,8 +280,29 @@ def run_emulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_mxlims(args: argparse.Namespace) -> int:
+    from gevent import monkey
+
+    monkey.patch_all(thread=False)
+    from mxcubecore_lims.config.exchange import export_from_configured_lims
+    from mxcubecore_lims.errors import LimsError
+
+    try:
+        document = export_from_configured_lims([args.config, *(args.lookup or [])], args.session, args.user)
+    except LimsConfigError:
+        raise  # main() prints it and exits 2
+    except LimsError as error:
+        print(f"session {args.session}: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    if args.output in (None, "-"):
+        sys.stdout.write(document.to_json() + "\n")
+    else:
+        print(f"{document.write(args.output)}: {len(document)} objects")
+    return 0
+
+
 def run_mxlims(args: argparse.Namespace) -> int:
-    """``mxlims validate``, ``schema``, ``sheet`` and ``import`` (see ``build_parser``)."""
+    """``mxlims validate``, ``schema``, ``sheet``, ``import`` and ``export`` (see ``build_parser``)."""
     from mxcubecore_lims.errors import MxlimsInvalidDocumentError
     from mxcubecore_lims.mxlims.document import load_document
     from mxcubecore_lims.mxlims.schema import document_schema_text
@@ -321,6 +342,8 @@ def run_mxlims(args: argparse.Namespace) -> int:
             return 1
         print(report.summary())
         return 0
+    if args.action == "export":
+        return _export_mxlims(args)
     failed = 0
     for name in args.files:
         try:
@@ -420,6 +443,15 @@ def build_parser() -> argparse.ArgumentParser:
     shipment.add_argument("--lookup", action="append", help="more directories on the lookup path")
     shipment.add_argument("--user", help="login name (default: $MXCUBECORE_LIMS_USER)")
     shipment.add_argument("--session", help="session id (default: the user's only session)")
+    export = mxlims_actions.add_parser(
+        "export",
+        help="one session's samples and collections, read back from the configured LIMS, as MXLIMS",
+    )
+    export.add_argument("--config", required=True, help="beamline configuration directory")
+    export.add_argument("--lookup", action="append", help="more directories on the lookup path")
+    export.add_argument("--user", help="login name (default: $MXCUBECORE_LIMS_USER)")
+    export.add_argument("--session", required=True, help="session id (ISPyB sessionId, ICAT investigation id)")
+    export.add_argument("-o", "--output", help="output file (default: standard output)")
     mxlims.set_defaults(run=run_mxlims)
 
     emulate = commands.add_parser("emulate", help="run an emulated LIMS-side server on loopback")

@@ -40,8 +40,10 @@ from __future__ import annotations
 
 import abc
 import logging
+import re
 from typing import Any
 
+import pydantic
 from mxcubecore.HardwareObjects.abstract import AbstractLims as core_abstract_lims
 
 from mxcubecore_lims.errors import LimsNotSupportedError, MxlimsShipmentError
@@ -52,6 +54,7 @@ from mxcubecore_lims.lims.record_writes import RecordWrites
 from mxcubecore_lims.lims.session_manager import SessionManagement
 from mxcubecore_lims.model import Sample
 from mxcubecore_lims.model.session import Lims, LimsSessionManager, Session
+from mxcubecore_lims.mxlims._base import DOMAIN_KEY_PATTERN
 from mxcubecore_lims.mxlims.document import MxlimsDocument
 from mxcubecore_lims.mxlims.logistics import Shipment
 from mxcubecore_lims.mxlims.mounts import ShipmentImportReport
@@ -87,6 +90,15 @@ class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstr
         """Longest wait between replay attempts, in seconds (backoff from 1 s)."""
         outbox_keep_delivered: int = 1000
         """Delivered records kept in the journal for inspection."""
+        site_domain: str = "localhost.localdomain"
+        """Your site's domain name (e.g. ``esrf.fr``): the key of LIMS ids in MXLIMS documents."""
+
+        @pydantic.field_validator("site_domain")
+        @classmethod
+        def _is_domain(cls, value: str) -> str:
+            if not re.match(DOMAIN_KEY_PATTERN, value):
+                raise ValueError("must be a dotted domain name such as esrf.fr")
+            return value
 
     #: Start each journal's background replay at init (the ``outbox status``
     #: command turns it off: looking must not deliver).
@@ -198,6 +210,23 @@ class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstr
             MxlimsShipmentError: The document cannot be a shipment here (named by JSON pointer).
         """
         raise LimsNotSupportedError(f"{type(self).__name__} does not import MXLIMS shipments")
+
+    def export_mxlims(self, session_id: str | None = None) -> MxlimsDocument:
+        """One session's results as an MXLIMS document, read back from the LIMS (not from the outbox).
+
+        The document holds the session's samples (as a shipment that imports
+        elsewhere as the same samples), an MxExperiment per data-collection
+        group and a CollectionSweep per data collection
+        (:mod:`mxcubecore_lims.mxlims.results`).
+
+        Args:
+            session_id: The LIMS session; default the active one.
+
+        Raises:
+            LimsNotSupportedError: This LIMS cannot read results back.
+            LimsUnavailableError: The LIMS does not answer.
+        """
+        raise LimsNotSupportedError(f"{type(self).__name__} does not export MXLIMS results")
 
     @staticmethod
     def _check_shipment_proposal(document: MxlimsDocument, active: Session) -> None:

@@ -69,6 +69,8 @@ class CompositeLims(AbstractLims):
         """Role of the member whose ids are returned (default: the first member giving ids)."""
         shipments_role: str | None = None
         """Role of the member MXLIMS shipments are imported into (default: the authority)."""
+        results_role: str | None = None
+        """Role of the member MXLIMS results are read back from (default: the authority)."""
         create_sessions: bool = True
         """Create a member's session for a local login when it has none for the proposal."""
 
@@ -242,6 +244,11 @@ class CompositeLims(AbstractLims):
         """Imports the shipment into the member named by ``shipments_role`` (its own active session)."""
         role = self.config.shipments_role or self.config.authority_role
         return self._member(role, "shipments")[1].import_mxlims(document)
+
+    def export_mxlims(self, session_id: str | None = None) -> MxlimsDocument:
+        """Reads the session's results back from the member named by ``results_role`` (ids are its own)."""
+        role = self.config.results_role or self.config.authority_role
+        return self._member(role, "results")[1].export_mxlims(session_id)
 
     def _fetch_samples(self, lims_name: str) -> list[Sample]:  # pragma: no cover - get_samples delegates
         raise AssertionError("CompositeLims.get_samples delegates to its members")

@@ -38,12 +38,14 @@ from mxcubecore_lims.errors import IcatObjectExistsError, IcatPrivilegesError, L
 from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims
 from mxcubecore_lims.icat.datasets import DatasetUploader
 from mxcubecore_lims.icat.gateway import IcatGateway, IcatSettings, jpql_string
+from mxcubecore_lims.icat.results import read_session_sweeps
 from mxcubecore_lims.icat.samples import samples_from_icat
 from mxcubecore_lims.icat.shipments import IcatShipmentImporter
 from mxcubecore_lims.lims.icat_uploads import IcatUploads
 from mxcubecore_lims.model import Lims, Sample, Session
 from mxcubecore_lims.mxlims.document import MxlimsDocument
 from mxcubecore_lims.mxlims.mounts import ShipmentImportReport, mounted_samples
+from mxcubecore_lims.mxlims.results import SessionInfo, results_document
 
 __all__ = ["ICATLIMS"]
 
@@ -219,8 +221,11 @@ class ICATLIMS(IcatUploads, AbstractLims):
 
     def _fetch_samples(self, lims_name: str) -> list[Sample]:
         active = self._active_session_or_raise()
-        investigation_id = int(active.session_id)
+        found = self._read_samples(int(active.session_id))
+        self._sample_ids = {int(s.id) for s in found}
+        return samples_from_icat(found)
 
+    def _read_samples(self, investigation_id: int) -> list[Any]:
         def read(client: Any) -> list[Any]:
             query = self._icat.query(
                 "Sample",
@@ -230,9 +235,7 @@ class ICATLIMS(IcatUploads, AbstractLims):
             )
             return list(client.search(query))
 
-        found = self._icat.call(self._acting_user(), "read samples", read)
-        self._sample_ids = {int(s.id) for s in found}
-        return samples_from_icat(found)
+        return list(self._icat.call(self._acting_user(), "read samples", read))
 
     def import_mxlims(self, document: MxlimsDocument) -> ShipmentImportReport:
         """Creates the shipment's samples in the active investigation (see :mod:`mxcubecore_lims.icat.shipments`)."""
@@ -240,3 +243,32 @@ class ICATLIMS(IcatUploads, AbstractLims):
         self._check_shipment_proposal(document, active)
         importer = IcatShipmentImporter(self._icat, self._acting_user())
         return importer.run(int(active.session_id), mounted_samples(document), lims=f"ICAT {active.proposal_name}")
+
+    def export_mxlims(self, session_id: str | None = None) -> MxlimsDocument:
+        """The investigation's samples and collections as MXLIMS, read from ICAT (see :mod:`.icat.results`)."""
+        active = self._active_session_or_raise() if session_id is None else self.session_manager.active_session
+        investigation_id = int(session_id if session_id is not None else self._active_session_or_raise().session_id)
+        key = self._acting_user()
+        if active is not None and str(investigation_id) == str(active.session_id):
+            proposal, beamline = str(active.proposal_name), active.beamline_name
+        else:
+            proposal, beamline = self._investigation_name(key, investigation_id)
+        info = SessionInfo(str(investigation_id), proposal, beamline, self.config.site_domain, "ICAT")
+        samples = [s.to_legacy() for s in samples_from_icat(self._read_samples(investigation_id))]
+        document, _ = results_document(info, samples, read_session_sweeps(self._icat, key, investigation_id))
+        return document
+
+    def _investigation_name(self, key: str, investigation_id: int) -> tuple[str, str | None]:
+        def read(client: Any) -> list[Any]:
+            query = self._icat.query(
+                "Investigation",
+                conditions={"id": f"= {investigation_id}"},
+                includes=["investigationInstruments.instrument"],
+            )
+            return list(client.search(query))
+
+        found = self._icat.call(key, "read investigation", read)
+        if not found:
+            raise LimsDataError("Investigation", "id", investigation_id, "no such investigation (or not yours)")
+        instruments = [i.instrument.name for i in getattr(found[0], "investigationInstruments", None) or []]
+        return str(found[0].name), (str(instruments[0]) if instruments else None)

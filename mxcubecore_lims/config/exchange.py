@@ -1,47 +1,50 @@
 """MXLIMS documents in and out of the LIMS object a beamline configuration names.
 
-What ``mxcubecore-lims mxlims import`` runs: load the configuration with our
-loader, log in to its ``lims`` object with the credentials given (options or
-``MXCUBECORE_LIMS_USER`` / ``MXCUBECORE_LIMS_PASSWORD``; the password is
-never printed or logged), choose the session, import the shipment.
+What ``mxcubecore-lims mxlims import`` and ``export`` run: load the
+configuration with our loader, log in to its ``lims`` object with the
+credentials given (options or ``MXCUBECORE_LIMS_USER`` /
+``MXCUBECORE_LIMS_PASSWORD``; the password is never printed or logged),
+choose the session, import the shipment or read the session's results back.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mxcubecore_lims.errors import LimsAuthenticationError, LimsConfigError, LimsNoSessionError
 from mxcubecore_lims.mxlims.document import MxlimsDocument
 from mxcubecore_lims.mxlims.mounts import ShipmentImportReport
 
-__all__ = ["import_into_configured_lims"]
+if TYPE_CHECKING:
+    from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims
+
+__all__ = ["configured_lims", "export_from_configured_lims", "import_into_configured_lims"]
 
 USER_VARIABLE = "MXCUBECORE_LIMS_USER"
 PASSWORD_VARIABLE = "MXCUBECORE_LIMS_PASSWORD"  # noqa: S105 (the variable's name, not a password)
 
 
-def import_into_configured_lims(
-    config: Sequence[str | Path],
-    document: MxlimsDocument,
-    user: str | None = None,
-    password: str | None = None,
-    session_id: str | None = None,
-) -> ShipmentImportReport:
-    """Logs in to the configuration's ``lims`` object and imports the shipment into a session.
+@contextmanager
+def configured_lims(
+    config: Sequence[str | Path], user: str | None, password: str | None, session_id: str | None, choose: bool = True
+) -> Iterator[AbstractLims]:
+    """The configuration's ``lims`` object, logged in, with the session active when the user may use it.
 
     Args:
         config: The configuration lookup path (first directory holds the beamline).
-        document: The shipment.
         user: Login name (default: ``$MXCUBECORE_LIMS_USER``).
         password: Password (default: ``$MXCUBECORE_LIMS_PASSWORD``).
         session_id: The session (default: the one session the user may use now).
+        choose: Require the session to be one of the user's selectable ones
+            (an export may name a past session the LIMS no longer offers).
 
     Raises:
         LimsConfigError: No ``lims`` object, or no credentials given.
         LimsNoSessionError: The session is not one of the user's, or none/several to choose from.
-        LimsError: Whatever the LIMS or the document refuses (typed).
     """
     from mxcubecore_lims.config.loader import load_beamline
     from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims
@@ -56,15 +59,51 @@ def import_into_configured_lims(
         if lims is None:
             raise LimsConfigError("the configuration has no LIMS object of ours in the 'lims' role", config[0])
         manager = lims.login(user, password, False)
-        if manager is None or not manager.sessions:
+        sessions = list(manager.sessions or []) if manager is not None else []
+        if not sessions and (choose or session_id is None):
             raise LimsAuthenticationError(f"{user} has no session in this LIMS")
-        sessions = list(manager.sessions)
         if session_id is None:
             if len(sessions) != 1:
                 listed = ", ".join(f"{s.session_id} ({s.proposal_name})" for s in sessions)
                 raise LimsNoSessionError(f"choose the session with --session: {listed}")
             session_id = str(sessions[0].session_id)
-        lims.set_active_session_by_id(session_id)
-        return lims.import_mxlims(document)
+        if choose or any(str(s.session_id) == str(session_id) for s in sessions):
+            lims.set_active_session_by_id(session_id)
+        yield lims
     finally:
         graph.close()
+
+
+def import_into_configured_lims(
+    config: Sequence[str | Path],
+    document: MxlimsDocument,
+    user: str | None = None,
+    password: str | None = None,
+    session_id: str | None = None,
+) -> ShipmentImportReport:
+    """Logs in to the configuration's ``lims`` object and imports the shipment into a session.
+
+    Raises:
+        LimsConfigError: No ``lims`` object, or no credentials given.
+        LimsNoSessionError: The session is not one of the user's, or none/several to choose from.
+        LimsError: Whatever the LIMS or the document refuses (typed).
+    """
+    with configured_lims(config, user, password, session_id) as lims:
+        return lims.import_mxlims(document)
+
+
+def export_from_configured_lims(
+    config: Sequence[str | Path],
+    session_id: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+) -> MxlimsDocument:
+    """Logs in to the configuration's ``lims`` object and reads one session's results back as MXLIMS.
+
+    Raises:
+        LimsConfigError: No ``lims`` object, or no credentials given.
+        LimsNotSupportedError: The LIMS cannot read results back.
+        LimsError: Whatever the LIMS refuses (typed).
+    """
+    with configured_lims(config, user, password, session_id, choose=False) as lims:
+        return lims.export_mxlims(session_id)
