@@ -463,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     ldap.add_argument("--tls", action="store_true", help="also serve ldaps:// and StartTLS with a test CA")
     ldap.set_defaults(run=run_emulate)
     # Listed for --help only: main() hands "emulate ispyb ..." to the emulator's parser.
-    servers.add_parser("ispyb", help="the three ISPyB SOAP services (SQLite state, YAML fixture)")
+    servers.add_parser("ispyb", help="the four ISPyB SOAP services (SQLite state, YAML fixture)")
     servers.add_parser("icat", help="the ICAT SOAP API python-icat speaks (SQLite state, YAML fixture)")
     return parser
 

@@ -25,12 +25,15 @@ from mxcubecore_lims.errors import (
     LimsConfigError,
     LimsDataError,
     LimsNoSessionError,
+    LimsNotSupportedError,
 )
 from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims, Id
 from mxcubecore_lims.ispyb.adapter import IspybAdapter
 from mxcubecore_lims.ispyb.proposal_codes import ProposalCodes
+from mxcubecore_lims.ispyb.results import IspybSessionReader, export_session
 from mxcubecore_lims.ispyb.services import IspybConnection, IspybServices
 from mxcubecore_lims.ispyb.sessions import session_from_ispyb
+from mxcubecore_lims.ispyb.shipments import IspybShipmentImporter
 from mxcubecore_lims.model import (
     BeamlineSetup,
     DataCollection,
@@ -46,6 +49,8 @@ from mxcubecore_lims.model import (
     Workflow,
     XfeSpectrum,
 )
+from mxcubecore_lims.mxlims.document import MxlimsDocument
+from mxcubecore_lims.mxlims.mounts import ShipmentImportReport, mounted_samples
 
 __all__ = ["ISPyBAbstractLims"]
 
@@ -86,6 +91,10 @@ class ISPyBAbstractLims(AbstractLims):
         """CA bundle to verify it with (default: the system's)."""
         new_session_days: int = 2
         """Length of sessions created for local proposal logins, in days (ends at 07:59:59)."""
+        crims_username: str | None = None
+        """ISPyB's ``crims`` account: the only one ISPyB lets list a shipping's collections (MXLIMS export)."""
+        crims_password: SecretStr | None = None
+        """Its password (use ``${env:...}`` or ``${file:...}``)."""
 
         @field_validator("ws_root")
         @classmethod
@@ -102,6 +111,7 @@ class ISPyBAbstractLims(AbstractLims):
         self._full_names: dict[str, str] = {}
         self._energy_scans: dict[int, EnergyScan] = {}
         self._last_user = ""
+        self._crims_services: IspybServices | None = None
 
     # ------------------------------------------------------------ set-up
 
@@ -266,6 +276,44 @@ class ISPyBAbstractLims(AbstractLims):
         if active is None:
             raise LimsNoSessionError(f"'{self.name}': no active session")
         return active
+
+    # ---------------------------------------------------------------- MXLIMS
+
+    def import_mxlims(self, document: MxlimsDocument) -> ShipmentImportReport:
+        """Stores the shipments in the active session's proposal, one atomic ``storeShipping`` each.
+
+        See :mod:`mxcubecore_lims.ispyb.shipments`: a repeat creates nothing,
+        and an import cut off between two shipments completes when run again.
+        """
+        active = self._active_session_or_raise()
+        self._check_shipment_proposal(document, active)
+        importer = IspybShipmentImporter(
+            self._ispyb.services, str(active.code), str(active.number), int(active.proposal_id), self.beamline_name
+        )
+        return importer.run(document, mounted_samples(document), lims=f"ISPyB {active.proposal_name}")
+
+    def export_mxlims(self, session_id: str | None = None) -> MxlimsDocument:
+        """The session's samples and collections, read back from ISPyB (see :mod:`mxcubecore_lims.ispyb.results`).
+
+        Raises:
+            LimsNotSupportedError: No ``crims_username``/``crims_password``.
+        """
+        if session_id is None:
+            session_id = str(self._active_session_or_raise().session_id)
+        reader = IspybSessionReader(self._ispyb.services, self._crims())
+        return export_session(reader, int(session_id), self.beamline_name, self.config.site_domain)
+
+    def _crims(self) -> IspybServices:
+        config = self.config
+        if not config.crims_username or config.crims_password is None:
+            raise LimsNotSupportedError(
+                f"'{self.name}': reading results back from ISPyB needs its 'crims' account "
+                "(crims_username, crims_password): ISPyB lets only that account list a shipping's collections"
+            )
+        if self._crims_services is None:
+            update = {"username": config.crims_username, "password": config.crims_password}
+            self._crims_services = IspybServices(self._connection().model_copy(update=update))
+        return self._crims_services
 
     # ------------------------------------------------------------- samples
 

@@ -8,13 +8,14 @@ routines would:
 1. logs in a proposal-type ISPyB user (``mx415``), a user-type ISPyB user
    (``alice``, password checked by LDAP) and an ICAT user through ESRFLIMS
    (``alice`` again, ICAT's account);
-2. selects the investigation MX-415 (ESRFLIMS points ISPyB at MX415's session)
-   and syncs the samples from ICAT;
+2. selects the investigation MX-415 (ESRFLIMS points ISPyB at MX415's session),
+   imports an MXLIMS shipment (two pucks) into it and syncs the samples from ICAT;
 3. runs collections with the calls AbstractCollect makes (store, update,
    images, final update, finalize), takes the ISPyB server down in the
    middle and brings it back;
-4. waits for the outboxes to deliver what waited, and reports what each LIMS
-   now holds and what the outboxes did.
+4. waits for the outboxes to deliver what waited, exports the session's
+   results as an MXLIMS document read back from ICAT, and reports what each
+   LIMS now holds and what the outboxes did.
 
 Journals go to a fresh temporary state directory, data (``metadata.json``)
 to a fresh temporary data directory: a run never sees an earlier run's state.
@@ -52,6 +53,10 @@ class BeamtimeReport:
     provisional_ids: dict[str, tuple[int, Any]] = field(default_factory=dict)
     logins: dict[str, str] = field(default_factory=dict)
     ldap_skipped: str | None = None
+    shipment_file: Path | None = None
+    shipment_summary: str = ""
+    results_file: Path | None = None
+    exported_collections: int = 0
 
 
 class _Progress:
@@ -203,6 +208,7 @@ def run_beamtime(directory: Path, collections: int = 8, out: Callable[[str], Non
             f"{chosen.proposal_name}: ICAT investigation {chosen.session_id}, "
             f"ISPyB session {ispyb_lims.get_session_id()}",
         )
+        _import_shipment(lims, data, report, progress)
         samples = lims.get_samples("ICAT")
         for sample in samples:  # mxcubeweb's in-place rename
             sample["limsID"] = sample.pop("sampleId")
@@ -251,6 +257,7 @@ def run_beamtime(directory: Path, collections: int = 8, out: Callable[[str], Non
             "every waiting record delivered"
             + (f", {report.replay_seconds:.1f} s after ISPyB came back" if report.replay_seconds is not None else ""),
         )
+        _export_results(lims, data, report, progress)
         _fill_report(report, lims, ispyb, icat, chosen, ispyb_lims, data)
     finally:
         if graph is not None:
@@ -259,6 +266,33 @@ def run_beamtime(directory: Path, collections: int = 8, out: Callable[[str], Non
     for line in _format(report, state, data):
         out(line)
     return report
+
+
+def _import_shipment(lims: Any, data: Path, report: BeamtimeReport, progress: _Progress) -> None:
+    """What a user sends before the night: an MXLIMS shipment, imported into the session."""
+    from mxcubecore_lims.mxlims.document import load_document
+    from mxcubecore_lims.testing.mxlims_shipments import pin_shipment
+
+    path = pin_shipment("MX415", pucks=2, pins_per_puck=4, name="night", first_position=3).write(
+        data / "shipment.mxlims.json"
+    )
+    report.shipment_file = path
+    report.shipment_summary = lims.import_mxlims(load_document(path)).summary()
+    progress("mxlims", f"shipment {path} imported: {report.shipment_summary}")
+
+
+def _export_results(lims: Any, data: Path, report: BeamtimeReport, progress: _Progress) -> None:
+    """What the user gets after the night: the session's results, read back from the LIMS, as MXLIMS."""
+    from mxcubecore_lims.mxlims.datasets import CollectionSweep
+
+    document = lims.export_mxlims()
+    report.results_file = document.write(data / "results.mxlims.json")
+    report.exported_collections = sum(1 for _, s in document.of_type(CollectionSweep) if s.role == "Result")
+    progress(
+        "mxlims",
+        f"results read back from ICAT: {report.exported_collections} collections, "
+        f"{len(document)} objects -> {report.results_file}",
+    )
 
 
 def _fill_report(
@@ -324,5 +358,8 @@ def _format(report: BeamtimeReport, state: str, data: Path) -> list[str]:
             f"Outbox {role:<6} delivered {numbers['delivered']:3d} records, {numbers['waited']:3d} of them "
             f"waited for the replay; pending {numbers['pending']}, failed {numbers['failed']}"
         )
+    if report.results_file is not None:
+        lines.append(f"MXLIMS: shipment {report.shipment_file} ({report.shipment_summary})")
+        lines.append(f"        results {report.results_file} ({report.exported_collections} collections)")
     lines.append(f"Journals: {state}")
     return lines

@@ -34,13 +34,15 @@ from mxcubecore_lims.errors import IspybCredentialsError, IspybFaultError, Ispyb
 
 log = logging.getLogger(__name__)
 
-ServiceName = Literal["shipping", "collection", "sample"]
+ServiceName = Literal["shipping", "collection", "sample", "crims"]
 
-#: Our short names for ISPyB's three services (the WSDL is ``<ws_root><Service>?wsdl``).
+#: Our short names for the ISPyB services we call (the WSDL is ``<ws_root><Service>?wsdl``).
+#: ``crims`` (CrimsWebService) is the only one that stores whole shipments.
 SERVICES: dict[str, str] = {
     "shipping": "ToolsForShippingWebService",
     "collection": "ToolsForCollectionWebService",
     "sample": "ToolsForBLSampleWebService",
+    "crims": "CrimsWebService",
 }
 
 #: The Shipping service's echo, for checking a person's credentials.

@@ -8,7 +8,7 @@ gives the same dicts again (without the LIMS ids). That is what lets a results
 document be imported as a shipment into another LIMS.
 
 Samples without a shipment name share one shipment named after the session;
-samples without a dewar share one dewar per shipment.
+samples without a dewar share one unnamed dewar per shipment.
 """
 
 from __future__ import annotations
@@ -143,11 +143,12 @@ def add_samples(
             shipments[shipment_name] = document.add(Shipment(name=shipment_name, proposal_code=proposal_code))
         # ISPyB names the dewar dewarCode; ICAT's sample dicts keep the parameter's own name.
         dewar_code = entry.get("dewarCode") or entry.get("SampleTrackingParcel_name")
-        dewar_name = str(dewar_code or f"{shipment_name}-dewar")
-        dewar_key = (shipment_name, dewar_name)
+        # A LIMS that names no dewar (ICAT often) gets one unnamed dewar per shipment: a
+        # made-up name would come back as a dewar code when the document is imported.
+        dewar_key = (shipment_name, str(dewar_code or ""))
         if dewar_key not in dewars:
             dewars[dewar_key] = document.add(
-                Dewar(name=dewar_name, barcode=dewar_code, container_ref=shipments[shipment_name])
+                Dewar(name=dewar_code or None, barcode=dewar_code or None, container_ref=shipments[shipment_name])
             )
         puck_key = (*dewar_key, str(puck_code))
         if puck_key not in pucks:

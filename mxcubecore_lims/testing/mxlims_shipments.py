@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from mxcubecore_lims.mxlims.datasets import CollectionSweep
 from mxcubecore_lims.mxlims.datatypes import Person, UnitCell
-from mxcubecore_lims.mxlims.document import MxlimsDocument
+from mxcubecore_lims.mxlims.document import MODEL_VERSION, MxlimsDocument, read_document
 from mxcubecore_lims.mxlims.jobs import MxExperiment
 from mxcubecore_lims.mxlims.logistics import Dewar, Pin, Puck, Shipment
 from mxcubecore_lims.mxlims.samples import Macromolecule, MacromoleculeSample
 
-__all__ = ["pin_shipment"]
+__all__ = ["merged", "pin_shipment"]
 
 _NAMESPACE = uuid.UUID("5b0d7c1e-4f8a-4c55-9a57-3f0c1d2e6a10")
 
@@ -129,3 +130,32 @@ def pin_shipment(
                 )
             )
     return document
+
+
+def _shifted(node: Any, offsets: dict[str, int]) -> Any:
+    """A copy of JSON data with every ``$ref`` key number moved on by its type's offset."""
+    if isinstance(node, dict):
+        if set(node) == {"$ref"}:
+            _, type_name, key = str(node["$ref"]).split("/")
+            number = int(key[len(type_name) :]) + offsets.get(type_name, 0)
+            return {"$ref": f"#/{type_name}/{type_name}{number}"}
+        return {k: _shifted(v, offsets) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_shifted(v, offsets) for v in node]
+    return node
+
+
+def merged(*documents: MxlimsDocument) -> MxlimsDocument:
+    """One document holding all of them (e.g. two shipments), keys and links renumbered."""
+    data: dict[str, Any] = {"version": MODEL_VERSION}
+    for document in documents:
+        part = document.to_json_data()
+        offsets = {t: len(data.get(t, {})) for t in part if isinstance(part[t], dict)}
+        for type_name, bucket in part.items():
+            if not isinstance(bucket, dict):
+                continue
+            target = data.setdefault(type_name, {})
+            for key, obj in bucket.items():
+                number = int(key[len(type_name) :]) + offsets[type_name]
+                target[f"{type_name}{number}"] = _shifted(obj, offsets)
+    return read_document(data)

@@ -288,8 +288,9 @@ def ispyb_server_factory() -> Iterator[EmulatorFactory]:
 def ispyb_server(ispyb_server_factory: EmulatorFactory) -> Any:
     """An emulated ISPyB server: in-memory database, default fixture (ID-DEMO).
 
-    Web-service credentials ``mxcube``/``ispyb-password``; ``ispyb_server.root``
-    is the ``ws_root``; ``ispyb_server.store.rows(table)`` reads the state.
+    Web-service credentials ``mxcube``/``ispyb-password``, and the CRIMS account
+    ``crims``/``crims-password``; ``ispyb_server.root`` is the ``ws_root``;
+    ``ispyb_server.store.rows(table)`` reads the state.
     """
     return ispyb_server_factory()
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,6 +58,50 @@ def test_demo_runs_the_night_and_reports_what_each_lims_holds() -> None:
     assert mapped and all(int(real) > 0 for _, real in mapped)
     assert re.search(r"Outbox ispyb\s+delivered\s+\d+ records,\s+[1-9]\d* of them waited", out)
     assert "pending 0, failed 0" in out and "pending 1" not in out
+    # MXLIMS: the shipment went in before the night, the results came out after it.
+    assert "mxlims" in steps and steps.index("mxlims") < steps.index("collect")
+    assert re.search(r"shipment \S+shipment\.mxlims\.json imported: ICAT MX-415: 8 samples; created 8 samples", out)
+    (results,) = re.findall(r"results (\S+results\.mxlims\.json) \(6 collections\)", out)
+    RESULTS.append(Path(results))
+
+
+RESULTS: list[Path] = []
+
+
+def test_the_demo_results_are_valid_mxlims_and_import_elsewhere_as_the_same_samples(
+    tmp_path: Path, icat_server: Any, clean_repository: None
+) -> None:
+    import jsonschema
+    from test_icat_lims import alice_on_mx415
+
+    from mxcubecore_lims.mxlims.datasets import CollectionSweep
+    from mxcubecore_lims.mxlims.document import load_document
+    from mxcubecore_lims.mxlims.mounts import mounted_samples
+    from mxcubecore_lims.mxlims.schema import document_schema
+
+    if not RESULTS:  # run alone: run the night first
+        test_demo_runs_the_night_and_reports_what_each_lims_holds()
+    document = load_document(RESULTS[-1])
+    jsonschema.Draft202012Validator(document_schema()).validate(document.to_json_data())
+    collected = [s for _, s in document.of_type(CollectionSweep) if s.role == "Result"]
+    assert len(collected) == 6 and all(s.number_images == 3 for s in collected)
+    exported = {m.sample_name: m.legacy() for m in mounted_samples(document)}
+    lims, _, before = alice_on_mx415(tmp_path, icat_server)
+    report = lims.import_mxlims(document)
+    assert report.created["sample"] == 8  # the shipment's pins; the fixture's samples are there already
+    after = {s["sampleName"]: s for s in lims.get_samples("ICAT")}
+    assert set(after) == set(exported) and len(after) == len(before) + 8
+    for name, sample in exported.items():
+        # ICAT keeps no shipping name, keeps the dewar under its parameter's name, and keeps the
+        # puck's type and capacity, which a sample dict made from the document does not carry.
+        mine = {
+            k: v
+            for k, v in after[name].items()
+            if k not in ("sampleId", "limsID", "containerType", "containerCapacity")
+        }
+        if "SampleTrackingParcel_name" in mine:
+            mine["dewarCode"] = mine.pop("SampleTrackingParcel_name")
+        assert mine == {k: v for k, v in sample.items() if k != "shippingName"}, name
 
 
 def test_describe_prints_the_object_graph_and_lims_state() -> None:

@@ -3,6 +3,8 @@
 from mxcubecore_lims.testing.ispyb.fixture import DEFAULT_FIXTURE, load_fixture
 from mxcubecore_lims.testing.ispyb.operations import IspybFault
 from mxcubecore_lims.testing.ispyb.server import (
+    CRIMS_PASSWORD,
+    CRIMS_USERNAME,
     DEFAULT_PASSWORD,
     DEFAULT_USERNAME,
     EmulatedIspyb,
@@ -11,6 +13,8 @@ from mxcubecore_lims.testing.ispyb.server import (
 from mxcubecore_lims.testing.ispyb.store import Store
 
 __all__ = [
+    "CRIMS_PASSWORD",
+    "CRIMS_USERNAME",
     "DEFAULT_FIXTURE",
     "DEFAULT_PASSWORD",
     "DEFAULT_USERNAME",

@@ -15,6 +15,8 @@ import sys  # noqa: E402
 
 from mxcubecore_lims.testing.ispyb.fixture import DEFAULT_FIXTURE  # noqa: E402
 from mxcubecore_lims.testing.ispyb.server import (  # noqa: E402
+    CRIMS_PASSWORD,
+    CRIMS_USERNAME,
     DEFAULT_PASSWORD,
     DEFAULT_USERNAME,
     EmulatedIspyb,
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ).start()
     print(f"ws_root: {server.root}", flush=True)
     print(f"web-service account: {args.username} (password as given)", flush=True)
+    print(f"CRIMS account: {CRIMS_USERNAME}/{CRIMS_PASSWORD}", flush=True)
     return serve_until_stopped(server)
 
 

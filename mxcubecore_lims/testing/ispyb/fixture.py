@@ -12,6 +12,9 @@ A fixture is a mapping of lists; every entry's keys are the table's columns
 * ``proteins``: ``proposal``; ``crystals``: ``protein`` (an acronym),
   ``diffractionPlan`` (a mapping, stored as a DiffractionPlan row);
 * ``containers``: plain columns (``code``, ``sampleChangerLocation``, ...);
+  with ``proposal``, ``shippingName`` and ``dewarCode``, the container sits
+  in a Dewar of a Shipping of that proposal (made once per name), as every
+  real ISPyB container does;
 * ``samples``: ``crystal`` (a crystal name), ``container`` (a container
   code), ``diffractionPlan`` (a mapping).
 
@@ -148,8 +151,23 @@ def load_fixture(store: Store, source: str | Path | dict[str, Any]) -> dict[str,
             row["diffractionPlanId"] = store.insert("DiffractionPlan", dict(plan))
         crystals[str(row["name"]).lower()] = store.insert("Crystal", row)
 
+    shippings: dict[tuple[int, str], int] = {}
+    dewars: dict[tuple[int, str], int] = {}
     for entry in data.get("containers", []):
         row = dict(entry)
+        owner = row.pop("proposal", None)
+        if owner is not None and row.get("shippingName") and row.get("dewarCode"):
+            proposal_id = _need(proposals, owner, "proposal", f"container {row.get('code')}")
+            shipping_key = (proposal_id, str(row["shippingName"]))
+            if shipping_key not in shippings:
+                shippings[shipping_key] = store.insert(
+                    "Shipping",
+                    {"proposalId": proposal_id, "shippingName": row["shippingName"], "creationDate": parse_date("now")},
+                )
+            dewar_key = (shippings[shipping_key], str(row["dewarCode"]))
+            if dewar_key not in dewars:
+                dewars[dewar_key] = store.insert("Dewar", {"shippingId": dewar_key[0], "code": row["dewarCode"]})
+            row["dewarId"] = dewars[dewar_key]
         if "sampleChangerLocation" in row:
             row["sampleChangerLocation"] = str(row["sampleChangerLocation"])
         containers[str(row["code"]).lower()] = store.insert("Container", row)

@@ -7,6 +7,9 @@ Everything the emulator puts on the wire comes from here: the WSDLs
 
 Reference/collection elements (``…VO``/``…VOs``) are left out: ISPyB never
 fills them on output and mxcubecore never sends them (reference §3.0).
+
+The value objects ``CrimsWebService.storeShipping`` reads from JSON are in
+:mod:`.json_types`: they are never in a WSDL.
 """
 
 from __future__ import annotations
@@ -301,7 +304,9 @@ def _service(name: str, namespace: str, ops: list[Operation], *types: str) -> Se
 
 _ECHO = _op("echo", "", "echo:string")
 
-#: The three services, by name. Operations follow reference §2.
+#: The four services, by name. Operations follow reference §2; ``CrimsWebService``
+#: follows ISPyB's ``ispyb.ws.soap.crims.CrimsWebService`` (its operations without
+#: ``@WebResult`` answer in JAX-WS's default element ``return``).
 SERVICES: dict[str, Service] = {
     s.name: s
     for s in (
@@ -422,9 +427,28 @@ SERVICES: dict[str, Service] = {
                 ),
                 _op("storeOrUpdateBLSample", "blSample:tns:blSampleWS3VO", "blSampleId:int"),
                 _op("findBLSample", "blSampleId:int", "blSample:tns:blSampleWS3VO"),
+                _op(
+                    "findProteinAcronymsForProposal",
+                    "proposalCode:string proposalNumber:string",
+                    "listProteinAcronyms:string*",
+                ),
             ],
             "sampleInfo",
             "blSampleWS3VO",
+        ),
+        _service(
+            "CrimsWebService",
+            "http://ispyb.ejb3.webservices.sample",
+            [
+                _ECHO,
+                _op(
+                    "storeShipping",
+                    "proposalCode:string proposalNumber:string shipping:string",
+                    "return:string",
+                ),
+                _op("getDataCollectionFromShippingId", "shippingId:string", "return:string"),
+                _op("getAllDataCollectionFromShippingId", "shippingId:string", "return:string"),
+            ],
         ),
     )
 }

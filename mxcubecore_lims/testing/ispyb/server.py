@@ -1,9 +1,9 @@
 """The emulated ISPyB SOAP server (reference ``ispyb_soap.md``).
 
 :class:`EmulatedIspyb` serves ``ToolsForShippingWebService``,
-``ToolsForCollectionWebService`` and ``ToolsForBLSampleWebService`` under
-``http://127.0.0.1:PORT/ispyb/ispyb-ws/ispybWS/`` from a gevent WSGI server
-in the calling process::
+``ToolsForCollectionWebService``, ``ToolsForBLSampleWebService`` and
+``CrimsWebService`` under ``http://127.0.0.1:PORT/ispyb/ispyb-ws/ispybWS/``
+from a gevent WSGI server in the calling process::
 
     with EmulatedIspyb() as ispyb:                  # in-memory DB, default fixture
         client = suds.client.Client(ispyb.root + "ToolsForCollectionWebService?wsdl", ...)
@@ -20,6 +20,12 @@ Wire behaviour (reference §1.3, §1.4, §7):
 * responses carry unqualified children in WSDL order, nulls are omitted,
   arrays are repeated elements;
 * errors are SOAP 1.1 Faults with HTTP 500 and an ``{ns}Exception`` detail.
+
+Accounts: the web-service account (:data:`DEFAULT_USERNAME` /
+:data:`DEFAULT_PASSWORD` unless given), the ``crims`` account
+(:data:`CRIMS_USERNAME` / :data:`CRIMS_PASSWORD`), the only login
+``CrimsWebService.getDataCollectionFromShippingId`` answers, and every fixture
+person with a password.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from lxml import etree
 
 from mxcubecore_lims.errors import LimsError
 from mxcubecore_lims.testing.ispyb.fixture import DEFAULT_FIXTURE, load_fixture
-from mxcubecore_lims.testing.ispyb.operations import HANDLERS, IspybFault
+from mxcubecore_lims.testing.ispyb.operations import CALLER_OPERATIONS, CRIMS_PRINCIPAL, HANDLERS, IspybFault
 from mxcubecore_lims.testing.ispyb.schema import SERVICES, Param, Service
 from mxcubecore_lims.testing.ispyb.store import Store
 from mxcubecore_lims.testing.ispyb.wsdl import wsdl_text
@@ -44,6 +50,8 @@ from mxcubecore_lims.testing.loopback import LoopbackServer
 
 __all__ = [
     "BASE_PATH",
+    "CRIMS_PASSWORD",
+    "CRIMS_USERNAME",
     "DEFAULT_PASSWORD",
     "DEFAULT_USERNAME",
     "EmulatedIspyb",
@@ -58,6 +66,9 @@ log = logging.getLogger(__name__)
 BASE_PATH = "/ispyb/ispyb-ws/ispybWS/"
 DEFAULT_USERNAME = "mxcube"
 DEFAULT_PASSWORD = "ispyb-password"  # noqa: S105 (the emulator's documented test account)
+#: The CRIMS account: ISPyB answers ``getDataCollectionFromShippingId`` to this login only.
+CRIMS_USERNAME = CRIMS_PRINCIPAL
+CRIMS_PASSWORD = "crims-password"  # noqa: S105 (the emulator's documented test account)
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -290,6 +301,8 @@ class _App:
             return fail, _fault_xml(f"Unmarshalling Error: {exc}", None, "soap:Client")
         self.calls.append((service.name, operation.name, user))
         handler = HANDLERS[(service.name, operation.name)]
+        if (service.name, operation.name) in CALLER_OPERATIONS:
+            params["caller"] = user
         try:
             result = handler(self.store, **params)
         except IspybFault as exc:
@@ -301,8 +314,16 @@ class _App:
 
 
 def make_app(store: Store, credentials: Mapping[str, str] | None = None, base_path: str = BASE_PATH) -> _App:
-    """The WSGI application serving the three services from ``store``."""
-    return _App(store, credentials or {DEFAULT_USERNAME: DEFAULT_PASSWORD}, base_path)
+    """The WSGI application serving the four services from ``store``.
+
+    Args:
+        store: The database.
+        credentials: Login -> password of the accounts; by default the
+            web-service account and the ``crims`` account.
+        base_path: Where the services live.
+    """
+    default = {DEFAULT_USERNAME: DEFAULT_PASSWORD, CRIMS_USERNAME: CRIMS_PASSWORD}
+    return _App(store, credentials or default, base_path)
 
 
 # --------------------------------------------------------------------------
@@ -320,6 +341,9 @@ class EmulatedIspyb(LoopbackServer):
             Defaults to the shipped fixture (beamline ``ID-DEMO``).
         username: Web-service account name (ISPyB role ``WebService``).
         password: Its password.
+        crims_password: Password of the ``crims`` account
+            (:data:`CRIMS_USERNAME`), which is served besides ``username``;
+            ``None`` for no such account.
         host: Address to bind (loopback by default).
         port: Port to bind; 0 picks a free one.
 
@@ -341,6 +365,7 @@ class EmulatedIspyb(LoopbackServer):
         password: str = DEFAULT_PASSWORD,
         host: str = "127.0.0.1",
         port: int = 0,
+        crims_password: str | None = CRIMS_PASSWORD,
     ) -> None:
         self.db_path = str(db_path)
         self.username = username
@@ -348,7 +373,9 @@ class EmulatedIspyb(LoopbackServer):
         self.store = Store(self.db_path)
         if fixture is not None and self.store.is_empty():
             load_fixture(self.store, dict(fixture) if isinstance(fixture, Mapping) else fixture)
-        super().__init__(make_app(self.store, {username: password}), host, port)
+        credentials = {} if crims_password is None else {CRIMS_USERNAME: crims_password}
+        credentials[username] = password
+        super().__init__(make_app(self.store, credentials), host, port)
 
     @property
     def calls(self) -> list[tuple[str, str, str]]:

@@ -6,6 +6,15 @@ tables behind a value object are the scalar elements of that object in
 foreign keys ISPyB keeps. Dates are stored as naive local ISO 8601 text
 (``YYYY-MM-DDTHH:MM:SS``), as the JVM's default time zone would see them.
 
+``Shipping``, ``Dewar``, ``Container`` and ``Crystal`` take their columns
+from the value objects Gson fills in ``CrimsWebService.storeShipping``
+(:func:`~mxcubecore_lims.testing.ispyb.json_types.value_object_fields`).
+``Container`` also keeps the denormalised ``dewarCode`` and ``shippingName`` of
+fixture-loaded containers (which have no Dewar or Shipping row).
+
+A database file written by an older emulator gains the columns added since
+when it is opened (``ALTER TABLE ... ADD COLUMN``).
+
 Read API for tests::
 
     server.store.rows("DataCollection")                 # every row, as dicts
@@ -16,15 +25,17 @@ Read API for tests::
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mxcubecore_lims.errors import LimsError
+from mxcubecore_lims.testing.ispyb.json_types import value_object_fields
 from mxcubecore_lims.testing.ispyb.schema import SERVICES
 
-__all__ = ["TABLES", "IspybStoreError", "Store", "to_db_date"]
+__all__ = ["TABLES", "IspybStoreError", "Store", "columns", "to_db_date"]
 
 
 class IspybStoreError(LimsError):
@@ -33,6 +44,11 @@ class IspybStoreError(LimsError):
 
 def _vo_columns(service: str, type_name: str, skip: Iterable[str] = ()) -> list[str]:
     return [p.name for p in SERVICES[service].all_elements(type_name) if p.is_simple and p.name not in set(skip)]
+
+
+def _json_columns(type_name: str) -> list[str]:
+    """The fields of a value object Gson fills from JSON (see :mod:`.json_types`)."""
+    return [p.name for p in value_object_fields(type_name)]
 
 
 _C = "ToolsForCollectionWebService"
@@ -51,21 +67,9 @@ TABLES: dict[str, tuple[str, list[str]]] = {
     ),
     "Protein": ("proteinId", ["proposalId", "name", "acronym"]),
     "DiffractionPlan": ("diffractionPlanId", _vo_columns(_B, "diffractionPlan3VO")),
-    "Crystal": (
-        "crystalId",
-        [
-            "proteinId",
-            "diffractionPlanId",
-            "name",
-            "spaceGroup",
-            "cellA",
-            "cellB",
-            "cellC",
-            "cellAlpha",
-            "cellBeta",
-            "cellGamma",
-        ],
-    ),
+    "Crystal": ("crystalId", ["proteinId", "diffractionPlanId", *_json_columns("crystal3VO")]),
+    "Shipping": ("shippingId", ["proposalId", *_json_columns("shipping3VO")]),
+    "Dewar": ("dewarId", ["shippingId", *_json_columns("dewar3VO")]),
     "Container": (
         "containerId",
         [
@@ -78,6 +82,8 @@ TABLES: dict[str, tuple[str, list[str]]] = {
             "comments",
             "dewarCode",
             "shippingName",
+            "dewarId",
+            *_json_columns("container3VO"),
         ],
     ),
     "BLSample": ("blSampleId", _vo_columns(_B, "blSampleWS3VO")),
@@ -95,9 +101,10 @@ TABLES: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def _ordered(table: str) -> list[str]:
-    key, columns = TABLES[table]
-    return [key] + [c for c in columns if c != key]
+def columns(table: str) -> list[str]:
+    """Every column of a table, primary key first, each once, in table order."""
+    key, names = TABLES[table]
+    return list(dict.fromkeys([key, *names]))
 
 
 def to_db_date(value: Any) -> Any:
@@ -123,23 +130,64 @@ class Store:
         self._db.row_factory = sqlite3.Row
         for table in TABLES:
             key, _ = TABLES[table]
-            cols = ", ".join(f'"{c}"' for c in _ordered(table)[1:])
+            cols = ", ".join(f'"{c}"' for c in columns(table)[1:])
             self._db.execute(
                 f'CREATE TABLE IF NOT EXISTS "{table}" ("{key}" INTEGER PRIMARY KEY AUTOINCREMENT, {cols})'
             )
+            present = {row["name"] for row in self._db.execute(f'PRAGMA table_info("{table}")')}
+            for column in columns(table):
+                if column not in present:  # a file from an older emulator
+                    self._db.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}"')
+        self._savepoints = 0
 
     def close(self) -> None:
         """Closes the connection."""
         self._db.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Makes the writes of a block atomic: all committed, or none when it raises.
+
+        ``BEGIN IMMEDIATE`` / ``COMMIT``, or ``ROLLBACK`` when the block raises
+        (the exception propagates). Nested blocks use savepoints, so an inner
+        failure that the outer block catches undoes only the inner writes.
+        The server runs each handler without yielding to other greenlets, so
+        no other request's statements interleave with a transaction.
+
+        Yields:
+            Nothing; use the store inside the block as usual.
+        """
+        if self._db.in_transaction:
+            self._savepoints += 1
+            name = f"sp{self._savepoints}"
+            self._db.execute(f'SAVEPOINT "{name}"')
+            try:
+                yield
+            except BaseException:
+                self._db.execute(f'ROLLBACK TO "{name}"')
+                self._db.execute(f'RELEASE "{name}"')
+                raise
+            else:
+                self._db.execute(f'RELEASE "{name}"')
+            finally:
+                self._savepoints -= 1
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     # -- checks ------------------------------------------------------------
 
     @staticmethod
-    def _check(table: str, columns: Iterable[str]) -> None:
+    def _check(table: str, names: Iterable[str]) -> None:
         if table not in TABLES:
             raise IspybStoreError(f"unknown table {table!r}; known: {', '.join(TABLES)}")
-        known = set(_ordered(table))
-        bad = [c for c in columns if c not in known]
+        known = set(columns(table))
+        bad = [c for c in names if c not in known]
         if bad:
             raise IspybStoreError(f"table {table}: unknown column(s) {', '.join(bad)}")
 
@@ -173,8 +221,7 @@ class Store:
 
     def replace(self, table: str, key: int, values: dict[str, Any]) -> None:
         """Overwrites every column of a row (missing ones become NULL)."""
-        columns = _ordered(table)[1:]
-        self.update(table, key, {c: values.get(c) for c in columns})
+        self.update(table, key, {c: values.get(c) for c in columns(table)[1:]})
 
     # -- reads -------------------------------------------------------------
 

@@ -9,9 +9,12 @@ would turn into a SOAP Fault raise :class:`IspybFault`.
 
 The handlers are grouped by service: :mod:`.proposals`
 (``ToolsForShippingWebService``), :mod:`.sessions` and :mod:`.collection`
-(``ToolsForCollectionWebService``) and :mod:`.samples`
-(``ToolsForBLSampleWebService``), on the helpers of :mod:`.common`;
-:mod:`.handlers` maps each operation to its handler (:data:`HANDLERS`).
+(``ToolsForCollectionWebService``), :mod:`.samples`
+(``ToolsForBLSampleWebService``) and :mod:`.crims` (``CrimsWebService``, with
+Gson's JSON reading and writing in :mod:`.gson`), on the helpers of
+:mod:`.common`; :mod:`.handlers` maps each operation to its handler
+(:data:`HANDLERS`). The handlers of :data:`CALLER_OPERATIONS` are also given
+the authenticated login, as ``caller=``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 from mxcubecore_lims.testing.ispyb.operations.collection import EXPERIMENT_TYPES
 from mxcubecore_lims.testing.ispyb.operations.collection import ROTATION_AXES as ROTATION_AXES
 from mxcubecore_lims.testing.ispyb.operations.common import ECHO, IspybFault
-from mxcubecore_lims.testing.ispyb.operations.handlers import HANDLERS
+from mxcubecore_lims.testing.ispyb.operations.crims import CRIMS_PRINCIPAL
+from mxcubecore_lims.testing.ispyb.operations.handlers import CALLER_OPERATIONS, HANDLERS
 
-__all__ = ["ECHO", "EXPERIMENT_TYPES", "HANDLERS", "IspybFault"]
+__all__ = ["CALLER_OPERATIONS", "CRIMS_PRINCIPAL", "ECHO", "EXPERIMENT_TYPES", "HANDLERS", "IspybFault"]

@@ -12,6 +12,7 @@ from mxcubecore_lims.testing.ispyb.store import TABLES, Store
 __all__ = [
     "BLSAMPLE",
     "COLLECTION",
+    "CRIMS",
     "DAY",
     "ECHO",
     "SHIPPING",
@@ -31,10 +32,11 @@ ECHO = "echo from server..."
 
 DAY = timedelta(days=1)
 
-#: The three services whose operations are emulated.
+#: The four services whose operations are emulated.
 COLLECTION = SERVICES["ToolsForCollectionWebService"]
 SHIPPING = SERVICES["ToolsForShippingWebService"]
 BLSAMPLE = SERVICES["ToolsForBLSampleWebService"]
+CRIMS = SERVICES["CrimsWebService"]
 
 
 class IspybFault(LimsError):  # noqa: N818 - named after the SOAP Fault it becomes; importers use this name

@@ -17,7 +17,12 @@ from mxcubecore_lims.testing.ispyb.operations.collection import (
     store_or_update_xfe,
     store_robot_action,
 )
-from mxcubecore_lims.testing.ispyb.operations.common import BLSAMPLE, COLLECTION, SHIPPING, echo
+from mxcubecore_lims.testing.ispyb.operations.common import BLSAMPLE, COLLECTION, CRIMS, SHIPPING, echo
+from mxcubecore_lims.testing.ispyb.operations.crims import (
+    get_all_data_collection_from_shipping_id,
+    get_data_collection_from_shipping_id,
+    store_shipping,
+)
 from mxcubecore_lims.testing.ispyb.operations.proposals import (
     find_laboratory_by_proposal,
     find_person_by_login,
@@ -29,6 +34,7 @@ from mxcubecore_lims.testing.ispyb.operations.proposals import (
 )
 from mxcubecore_lims.testing.ispyb.operations.samples import (
     find_bl_sample,
+    find_protein_acronyms_for_proposal,
     find_sample_info_light_for_proposal,
     store_or_update_bl_sample,
 )
@@ -38,7 +44,7 @@ from mxcubecore_lims.testing.ispyb.operations.sessions import (
     store_or_update_session,
 )
 
-__all__ = ["HANDLERS"]
+__all__ = ["CALLER_OPERATIONS", "HANDLERS"]
 
 #: (service, operation) -> handler. Must cover exactly the operations of :data:`SERVICES`.
 HANDLERS: dict[tuple[str, str], Callable[..., Any]] = {
@@ -69,4 +75,15 @@ HANDLERS: dict[tuple[str, str], Callable[..., Any]] = {
     (BLSAMPLE.name, "findSampleInfoLightForProposal"): find_sample_info_light_for_proposal,
     (BLSAMPLE.name, "storeOrUpdateBLSample"): store_or_update_bl_sample,
     (BLSAMPLE.name, "findBLSample"): find_bl_sample,
+    (BLSAMPLE.name, "findProteinAcronymsForProposal"): find_protein_acronyms_for_proposal,
+    (CRIMS.name, "echo"): echo,
+    (CRIMS.name, "storeShipping"): store_shipping,
+    (CRIMS.name, "getDataCollectionFromShippingId"): get_data_collection_from_shipping_id,
+    (CRIMS.name, "getAllDataCollectionFromShippingId"): get_all_data_collection_from_shipping_id,
 }
+
+#: The operations whose handler is also given the authenticated login, as ``caller=``
+#: (ISPyB's ``sessionContext.getCallerPrincipal().getName()``).
+CALLER_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
+    {(CRIMS.name, "getDataCollectionFromShippingId"), (CRIMS.name, "getAllDataCollectionFromShippingId")}
+)
