@@ -38,7 +38,7 @@ from mxcubecore_lims.errors import IcatObjectExistsError, IcatPrivilegesError, L
 from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims
 from mxcubecore_lims.icat.datasets import DatasetUploader
 from mxcubecore_lims.icat.gateway import IcatGateway, IcatSettings, jpql_string
-from mxcubecore_lims.icat.results import read_session_sweeps
+from mxcubecore_lims.icat.results import read_session_results
 from mxcubecore_lims.icat.samples import samples_from_icat
 from mxcubecore_lims.icat.shipments import IcatShipmentImporter
 from mxcubecore_lims.lims.icat_uploads import IcatUploads
@@ -255,7 +255,8 @@ class ICATLIMS(IcatUploads, AbstractLims):
             proposal, beamline = self._investigation_name(key, investigation_id)
         info = SessionInfo(str(investigation_id), proposal, beamline, self.config.site_domain, "ICAT")
         samples = [s.to_legacy() for s in samples_from_icat(self._read_samples(investigation_id))]
-        document, _ = results_document(info, samples, read_session_sweeps(self._icat, key, investigation_id))
+        sweeps, processings = read_session_results(self._icat, key, investigation_id)
+        document, _ = results_document(info, samples, sweeps, processings)
         return document
 
     def _investigation_name(self, key: str, investigation_id: int) -> tuple[str, str | None]:

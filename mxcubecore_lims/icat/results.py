@@ -1,4 +1,4 @@
-"""What ICAT holds about an investigation's collections, as :class:`SessionSweep` records.
+"""What ICAT holds about an investigation's collections and their processing, as MXLIMS result records.
 
 Read back from ICAT itself (never from our outbox), so it works for a session
 collected by another process: the investigation's acquisition Datasets with
@@ -7,6 +7,15 @@ Datafiles. ICAT has no data-collection groups, so each dataset is its own
 group unless it carries a ``Workflow_id`` (the datasets of one workflow run
 share it). Energy scans and fluorescence spectra (``MX_scanType``
 ``energy_scan``/``xrf``) have no MXLIMS 0.6.13 type and are left out.
+
+Processing results are the datasets carrying ESRF's auto-processing keys
+(``MX.AutoprocIntegration`` and its ``Scaling``, flattened with ``_`` as the
+``MX_*`` keys are: ``MX_AutoprocIntegration_space_group``,
+``MX_AutoprocIntegration_cell_a``,
+``MX_AutoprocIntegration_Scaling_overall_completeness``, ...). A result
+names the collections it processed by ``input_datasets`` (dataset ids or
+locations, comma- or space-separated); without it, the collection whose
+directory holds the result's is taken.
 """
 
 from __future__ import annotations
@@ -16,9 +25,34 @@ from datetime import datetime
 from typing import Any
 
 from mxcubecore_lims.icat.gateway import IcatGateway
-from mxcubecore_lims.mxlims.results import SessionSweep
+from mxcubecore_lims.mxlims.results import SessionProcessing, SessionSweep
 
-__all__ = ["COLLECTION_SCAN_TYPES", "read_session_sweeps", "sweep_from_dataset"]
+__all__ = [
+    "COLLECTION_SCAN_TYPES",
+    "PROCESSING_PREFIX",
+    "processing_from_dataset",
+    "read_session_results",
+    "sweep_from_dataset",
+]
+
+#: Parameters of a processing result start with this.
+PROCESSING_PREFIX = "MX_AutoprocIntegration_"
+
+#: Our shell statistic key -> the ESRF key after ``..._Scaling_<shell>_``.
+_SHELL_PARAMETERS = {
+    "resolution_low": "resolution_limit_low",
+    "resolution_high": "resolution_limit_high",
+    "r_merge": "r_merge",
+    "r_meas": "r_meas_all_IPlus_IMinus",
+    "r_pim": "r_pim_all_IPlus_IMinus",
+    "i_over_sig_i": "mean_I_over_sigI",
+    "completeness": "completeness",
+    "multiplicity": "multiplicity",
+    "completeness_ano": "anomalous_completeness",
+    "multiplicity_ano": "anomalous_multiplicity",
+    "observations": "n_total_observations",
+    "unique_observations": "n_total_unique_observations",
+}
 
 #: ``MX_scanType`` values of diffraction collections (a dataset without one is taken as one).
 COLLECTION_SCAN_TYPES = frozenset({"datacollection", "characterisation", "mesh", "line"})
@@ -78,7 +112,7 @@ def sweep_from_dataset(dataset: Any) -> SessionSweep | None:
     """
     params = _parameters(dataset)
     scan_type = str(params.get("MX_scanType") or "datacollection").lower()
-    if scan_type not in COLLECTION_SCAN_TYPES:
+    if scan_type not in COLLECTION_SCAN_TYPES or any(k.startswith(PROCESSING_PREFIX) for k in params):
         return None
     template = params.get("MX_template")
     prefix, run = _prefix_and_run(str(dataset.name), template)
@@ -120,8 +154,68 @@ def sweep_from_dataset(dataset: Any) -> SessionSweep | None:
     )
 
 
-def read_session_sweeps(gateway: IcatGateway, user: str, investigation_id: int) -> list[SessionSweep]:
-    """The investigation's diffraction collections, oldest first.
+def processing_from_dataset(dataset: Any, collections: Iterable[Any]) -> SessionProcessing | None:
+    """The processing result one ICAT Dataset holds, or None when it holds none.
+
+    Args:
+        dataset: The dataset (``parameters.type`` included).
+        collections: The investigation's collection datasets, to find what it processed.
+    """
+    params = _parameters(dataset)
+    if not any(k.startswith(PROCESSING_PREFIX) for k in params):
+        return None
+    shells: dict[str, dict[str, float]] = {}
+    for shell in ("overall", "inner", "outer"):
+        values = {
+            key: number
+            for key, name in _SHELL_PARAMETERS.items()
+            if (number := _float(params.get(f"{PROCESSING_PREFIX}Scaling_{shell}_{name}"))) is not None
+        }
+        if values:
+            shells[shell] = values
+    edges = [_float(params.get(f"{PROCESSING_PREFIX}cell_{x}")) for x in ("a", "b", "c", "alpha", "beta", "gamma")]
+    known = [v for v in edges if v is not None]
+    cell = (known[0], known[1], known[2], known[3], known[4], known[5]) if len(known) == 6 else None
+    extra: dict[str, Any] = {
+        f"{shell}CcHalf": value
+        for shell in ("overall", "inner", "outer")
+        if (value := _float(params.get(f"{PROCESSING_PREFIX}Scaling_{shell}_cc_half"))) is not None
+    }
+    if params.get(f"{PROCESSING_PREFIX}anomalous") is not None:
+        extra["anomalous"] = str(params[f"{PROCESSING_PREFIX}anomalous"])
+    complete = getattr(dataset, "complete", None)
+    return SessionProcessing(
+        lims_id=str(dataset.id),
+        input_ids=_inputs(dataset, params, collections),
+        program=str(dataset.name),
+        succeeded=None if complete is None else bool(complete),
+        start=_moment(getattr(dataset, "startDate", None)),
+        end=_moment(getattr(dataset, "endDate", None)),
+        space_group=params.get(f"{PROCESSING_PREFIX}space_group"),
+        unit_cell=cell,
+        shells=shells,
+        extra=extra,
+        directory=getattr(dataset, "location", None),
+    )
+
+
+def _inputs(dataset: Any, params: dict[str, Any], collections: Iterable[Any]) -> tuple[str, ...]:
+    by_id = {str(c.id): c for c in collections}
+    by_location = {str(getattr(c, "location", "") or "").rstrip("/"): str(c.id) for c in by_id.values()}
+    named = str(params.get("input_datasets") or "").replace(",", " ").split()
+    found = [n if n in by_id else by_location.get(n.rstrip("/"), "") for n in named]
+    if named:
+        return tuple(f for f in found if f)
+    # No names: the collection whose directory holds the result (auto-processing writes under it).
+    location = str(getattr(dataset, "location", "") or "")
+    holders = [(len(path), key) for path, key in by_location.items() if path and location.startswith(path + "/")]
+    return (max(holders)[1],) if holders else ()
+
+
+def read_session_results(
+    gateway: IcatGateway, user: str, investigation_id: int
+) -> tuple[list[SessionSweep], list[SessionProcessing]]:
+    """The investigation's diffraction collections (oldest first) and processing results.
 
     Raises:
         LimsUnavailableError: ICAT does not answer.
@@ -137,6 +231,9 @@ def read_session_sweeps(gateway: IcatGateway, user: str, investigation_id: int) 
         )
         return list(client.search(query))
 
-    found: Iterable[Any] = gateway.call(user, "read datasets", read)
-    sweeps = [s for s in (sweep_from_dataset(d) for d in found) if s is not None]
-    return sorted(sweeps, key=lambda s: (s.start or datetime.min, int(s.lims_id)))
+    found: list[Any] = list(gateway.call(user, "read datasets", read))
+    pairs = [(d, sweep_from_dataset(d)) for d in found]
+    sweeps = sorted((s for _, s in pairs if s is not None), key=lambda s: (s.start or datetime.min, int(s.lims_id)))
+    collections = [d for d, s in pairs if s is not None]
+    processings = [p for p in (processing_from_dataset(d, collections) for d in found) if p is not None]
+    return sweeps, processings

@@ -9,7 +9,10 @@ records, in MXCuBE's units, and :func:`results_document` makes the document:
   data-collection group, about the pin its collections were made on;
 * one ``CollectionSweep`` (``role`` ``Result``) per data collection, with its
   parameters, a ``Scan`` for its images, its directory and file template,
-  and the image files it has in the LIMS.
+  and the image files it has in the LIMS;
+* one ``MxProcessing`` per processing result the LIMS holds, with the
+  ``ReflectionSet`` it produced (space group, refined cell, statistics of the
+  overall, inner and outer shells), its ``inputDataRefs`` the sweeps processed.
 
 Units follow MXLIMS: energy in eV (from keV or from the wavelength in Å),
 transmission in percent, resolution in Å, beam size and detector distance
@@ -22,17 +25,25 @@ the run number, the image list, the collection's status text) goes to
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mxcubecore_lims.mxlims.datasets import CollectionSweep
-from mxcubecore_lims.mxlims.datatypes import JobStatus, Scan
+from mxcubecore_lims.mxlims.datasets import CollectionSweep, ReflectionSet
+from mxcubecore_lims.mxlims.datatypes import JobStatus, ReflectionStatistics, Scan, UnitCell, space_group_names
 from mxcubecore_lims.mxlims.document import MxlimsDocument
 from mxcubecore_lims.mxlims.inventory import SampleRefs, add_samples
-from mxcubecore_lims.mxlims.jobs import MxExperiment
+from mxcubecore_lims.mxlims.jobs import MxExperiment, MxProcessing
 
-__all__ = ["SessionInfo", "SessionSweep", "aware_text", "energy_in_ev", "results_document"]
+__all__ = [
+    "SHELL_KEYS",
+    "SessionInfo",
+    "SessionProcessing",
+    "SessionSweep",
+    "aware_text",
+    "energy_in_ev",
+    "results_document",
+]
 
 #: h·c in keV·Å: energy (keV) = HC_KEV_ANGSTROM / wavelength (Å).
 HC_KEV_ANGSTROM = 12.398419843320026
@@ -122,6 +133,55 @@ class SessionSweep:
     comments: str | None = None
 
 
+#: Statistics of one resolution shell, by our key -> ReflectionStatistics field.
+SHELL_KEYS = {
+    "resolution_low": "",
+    "resolution_high": "",
+    "r_merge": "r_merge",
+    "r_meas": "r_meas",
+    "r_pim": "r_pim",
+    "i_over_sig_i": "i_over_sig_i",
+    "completeness": "completeness",
+    "multiplicity": "redundancy",
+    "completeness_ano": "completeness_ano",
+    "multiplicity_ano": "redundancy_ano",
+    "observations": "number_observations",
+    "unique_observations": "number_observations_unique",
+}
+
+
+@dataclass(frozen=True)
+class SessionProcessing:
+    """One processing result (auto-processing of one or more collections) as a LIMS holds it.
+
+    Attributes:
+        lims_id: Its id in the LIMS.
+        input_ids: The LIMS ids of the collections it processed.
+        program: The program (or the LIMS's name for the run).
+        succeeded: False when the LIMS says it failed.
+        start: When it started.
+        end: When it ended.
+        space_group: Space group found.
+        unit_cell: a, b, c (Å), alpha, beta, gamma (degrees).
+        shells: ``overall``, ``inner``, ``outer`` -> statistics by :data:`SHELL_KEYS`
+            (resolution limits in Å, completeness in percent).
+        extra: Values MXLIMS has no field for (CC½, anomalous flag...), kept as an extension.
+        directory: Where its files are.
+    """
+
+    lims_id: str
+    input_ids: tuple[str, ...] = ()
+    program: str | None = None
+    succeeded: bool | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    space_group: str | None = None
+    unit_cell: tuple[float, float, float, float, float, float] | None = None
+    shells: dict[str, dict[str, float]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    directory: str | None = None
+
+
 def aware_text(moment: datetime | None) -> str | None:
     """ISO 8601 with a UTC offset, as MXLIMS requires (naive means local time)."""
     if moment is None:
@@ -204,8 +264,73 @@ def _groups(sweeps: Iterable[SessionSweep]) -> dict[str, list[SessionSweep]]:
     return groups
 
 
+def _statistics(shell: Mapping[str, float]) -> ReflectionStatistics | None:
+    low, high = shell.get("resolution_low"), shell.get("resolution_high")
+    if low is None or high is None:
+        return None  # MXLIMS requires the shell's limits
+    values: dict[str, Any] = {}
+    for key, name in SHELL_KEYS.items():
+        value = shell.get(key)
+        if not name or value is None:
+            continue
+        if name.startswith("number_"):
+            if int(value) > 0:
+                values[name] = int(value)
+        elif name == "i_over_sig_i" or value >= 0:
+            values[name] = float(value)
+    if "completeness" in values and values["completeness"] > 100:
+        del values["completeness"]
+    return ReflectionStatistics(resolution_limits=[float(low), float(high)], **values)
+
+
+def _processing(
+    document: MxlimsDocument, processing: SessionProcessing, info: SessionInfo, sweeps: Mapping[str, Any]
+) -> None:
+    """An MxProcessing job and the ReflectionSet it produced."""
+    inputs = [sweeps[i] for i in processing.input_ids if i in sweeps]
+    first = document.resolve(inputs[0]) if inputs else None
+    space_group = processing.space_group if processing.space_group in space_group_names() else None
+    cell = None
+    if processing.unit_cell is not None and min(processing.unit_cell) > 0:
+        a, b, c, alpha, beta, gamma = processing.unit_cell
+        cell = UnitCell(a=a, b=b, c=c, alpha=alpha, beta=beta, gamma=gamma)
+    job = document.add(
+        MxProcessing(
+            job_status="Failed" if processing.succeeded is False else "Completed",
+            program_name=processing.program,
+            space_group_name=space_group,
+            unit_cell=cell,
+            start_time=aware_text(processing.start),
+            end_time=aware_text(processing.end),
+            input_data_refs=inputs or None,
+            logistical_sample_ref=getattr(first, "logistical_sample_ref", None),
+            identifiers={info.domain: processing.lims_id},
+        )
+    )
+    overall = _statistics(processing.shells.get("overall", {}))
+    shells = [s for s in (_statistics(processing.shells.get(n, {})) for n in ("inner", "outer")) if s is not None]
+    document.add(
+        ReflectionSet(
+            role="Result",
+            space_group_name=space_group,
+            refined_unit_cell=cell,
+            operational_resolution=(overall.resolution_limits[1] if overall else None) or None,
+            reflection_statistics_overall=overall,
+            reflection_statistics_shells=shells or None,
+            path=processing.directory,
+            source_ref=job,
+            logistical_sample_ref=getattr(first, "logistical_sample_ref", None),
+            identifiers={info.domain: processing.lims_id},
+            extensions={info.domain: dict(processing.extra)} if processing.extra else None,
+        )
+    )
+
+
 def results_document(
-    info: SessionInfo, samples: Iterable[Mapping[str, Any]], sweeps: Iterable[SessionSweep]
+    info: SessionInfo,
+    samples: Iterable[Mapping[str, Any]],
+    sweeps: Iterable[SessionSweep],
+    processings: Iterable[SessionProcessing] = (),
 ) -> tuple[MxlimsDocument, SampleRefs]:
     """The session's MXLIMS document.
 
@@ -213,12 +338,14 @@ def results_document(
         info: The session.
         samples: Its samples as ``get_samples`` dicts.
         sweeps: Its data collections, in the order to write them.
+        processings: What the LIMS holds about their processing.
 
     Returns:
         The document (checked: every link resolves) and where each sample went.
     """
     document = MxlimsDocument()
     refs = add_samples(document, samples, info.proposal_code, info.domain, f"{info.lims} session {info.session_id}")
+    written: dict[str, Any] = {}
     for group_id, members in _groups(sweeps).items():
         members.sort(key=lambda s: (s.start or datetime.min, s.lims_id))
         first = members[0]
@@ -239,5 +366,7 @@ def results_document(
             )
         )
         for sweep in members:
-            document.add(_sweep(sweep, info, experiment, refs.pins.get(sweep.sample_id or "")))
+            written[sweep.lims_id] = document.add(_sweep(sweep, info, experiment, refs.pins.get(sweep.sample_id or "")))
+    for processing in processings:
+        _processing(document, processing, info, written)
     return document.checked(), refs

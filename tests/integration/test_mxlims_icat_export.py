@@ -190,3 +190,98 @@ def test_esrflims_exports_from_its_authority_icat(tmp_path: Path, icat_server: A
     }
     assert len(exported) >= 16
     assert exported <= icat_ids
+
+
+SCALING = "MX_AutoprocIntegration_Scaling_"
+
+
+def _store_processing(server: Any, investigation: int, name: str, location: str, values: dict[str, Any]) -> int:
+    """A processing result as an auto-processing pipeline stores it: a 'processed' Dataset with its parameters."""
+    from icat.client import Client
+
+    client = Client(server.url, checkCert=False, cache=None)
+    client.login("simple", {"username": "alice", "password": "alice-pw"})
+    try:
+        (kind,) = client.search("SELECT t FROM DatasetType t WHERE t.name = 'processed'")
+        types = {t.name: t for t in client.search("SELECT t FROM ParameterType t")}
+        dataset = client.new(
+            "Dataset",
+            name=name,
+            location=location,
+            complete=True,
+            type=kind,
+            investigation=client.new("Investigation", id=investigation),
+        )
+        for key, value in values.items():
+            field = "numericValue" if types[key].valueType == "NUMERIC" else "stringValue"
+            dataset.parameters.append(client.new("DatasetParameter", type=types[key], **{field: value}))
+        return int(client.create(dataset))
+    finally:
+        client.logout()
+
+
+def test_processing_results_come_with_their_statistics_and_the_sweeps_they_processed(
+    tmp_path: Path, icat_server: Any
+) -> None:
+    lims, session, _ = alice_on_mx415(tmp_path, icat_server, site_domain=DOMAIN)
+    lims.import_mxlims(pin_shipment("MX415", pucks=1, first_position=3))
+    collected = _collect_on_three(tmp_path, lims, session.session_id)
+    rows = _dataset_rows(icat_server, "MX-415")
+    raw = {r["location"]: r["id"] for r in rows}
+    first_dir, second_dir = (dc["fileinfo"]["directory"] for _, dc in collected[:2])
+    statistics = {
+        "MX_AutoprocIntegration_space_group": "P43212",
+        "MX_AutoprocIntegration_cell_a": 79.2,
+        "MX_AutoprocIntegration_cell_b": 79.2,
+        "MX_AutoprocIntegration_cell_c": 37.8,
+        "MX_AutoprocIntegration_cell_alpha": 90.0,
+        "MX_AutoprocIntegration_cell_beta": 90.0,
+        "MX_AutoprocIntegration_cell_gamma": 90.0,
+        f"{SCALING}overall_resolution_limit_low": 45.0,
+        f"{SCALING}overall_resolution_limit_high": 1.6,
+        f"{SCALING}overall_completeness": 99.1,
+        f"{SCALING}overall_multiplicity": 6.5,
+        f"{SCALING}overall_mean_I_over_sigI": 14.2,
+        f"{SCALING}overall_r_merge": 0.062,
+        f"{SCALING}overall_n_total_observations": 120000,
+        f"{SCALING}overall_cc_half": 0.998,
+        f"{SCALING}outer_resolution_limit_low": 1.65,
+        f"{SCALING}outer_resolution_limit_high": 1.6,
+        f"{SCALING}outer_completeness": 97.0,
+    }
+    # One result under the first collection's directory; one naming the second collection by id.
+    under = _store_processing(icat_server, int(session.session_id), "autoproc_1", f"{first_dir}/autoproc", statistics)
+    named = _store_processing(
+        icat_server,
+        int(session.session_id),
+        "autoproc_2",
+        str(tmp_path / "elsewhere"),
+        {**statistics, "input_datasets": str(raw[second_dir])},
+    )
+
+    document = lims.export_mxlims()
+
+    jsonschema.Draft202012Validator(document_schema()).validate(document.to_json_data())
+    from mxcubecore_lims.mxlims.datasets import ReflectionSet
+    from mxcubecore_lims.mxlims.jobs import MxProcessing
+
+    jobs = {j.identifiers[DOMAIN]: j for _, j in document.of_type(MxProcessing) if j.identifiers}
+    assert set(jobs) == {str(under), str(named)}
+    results = _results(document)  # the processed datasets are not taken for collections
+    assert len(results) == 3
+    for job_id, directory in ((under, first_dir), (named, second_dir)):
+        job = jobs[str(job_id)]
+        assert job.job_status == "Completed" and job.space_group_name == "P43212"
+        (processed,) = [_resolve(document, ref) for ref in job.input_data_refs or []]
+        assert processed.path == directory and processed.identifiers[DOMAIN] == str(raw[directory])
+        assert job.logistical_sample_ref == processed.logistical_sample_ref is not None
+    (made,) = [r for _, r in document.of_type(ReflectionSet) if r.identifiers == {DOMAIN: str(under)}]
+    assert _resolve(document, made.source_ref) is jobs[str(under)]
+    assert made.refined_unit_cell is not None and made.refined_unit_cell.c == pytest.approx(37.8)
+    overall = made.reflection_statistics_overall
+    assert overall is not None and overall.resolution_limits == [45.0, 1.6]
+    assert (overall.completeness, overall.redundancy, overall.i_over_sig_i) == (99.1, 6.5, 14.2)
+    assert overall.r_merge == pytest.approx(0.062) and overall.number_observations == 120000
+    assert made.operational_resolution == pytest.approx(1.6)
+    assert made.reflection_statistics_shells is not None and made.reflection_statistics_shells[0].completeness == 97.0
+    assert made.extensions == {DOMAIN: {"overallCcHalf": pytest.approx(0.998)}}

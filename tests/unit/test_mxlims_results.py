@@ -136,3 +136,27 @@ def test_energy_comes_from_kev_or_else_from_the_wavelength() -> None:
     assert energy_in_ev(None, 1.0) == pytest.approx(12398.42, abs=0.01)
     assert energy_in_ev(None, None) is None
     assert energy_in_ev(0.0, 0.0) is None
+
+
+def test_a_processing_result_without_shell_limits_or_known_inputs_is_kept_without_them() -> None:
+    from mxcubecore_lims.mxlims.datasets import ReflectionSet
+    from mxcubecore_lims.mxlims.jobs import MxProcessing
+    from mxcubecore_lims.mxlims.results import SessionProcessing
+
+    processing = SessionProcessing(
+        lims_id="p1",
+        input_ids=("1", "404"),
+        succeeded=False,
+        space_group="P 43 21 2 (a typo)",
+        unit_cell=(79.0, 79.0, 0.0, 90.0, 90.0, 90.0),
+        shells={"overall": {"completeness": 99.0}, "outer": {"resolution_low": 1.7, "resolution_high": 1.6}},
+    )
+    document, _ = results_document(INFO, SAMPLES, [_sweep("1", "g1", "7")], [processing])
+    (job,) = [j for _, j in document.of_type(MxProcessing)]
+    assert job.job_status == "Failed"
+    assert job.space_group_name is None and job.unit_cell is None
+    assert job.input_data_refs is not None and len(job.input_data_refs) == 1  # the unknown 404 is dropped
+    (made,) = [r for _, r in document.of_type(ReflectionSet)]
+    assert made.reflection_statistics_overall is None  # MXLIMS needs a shell's limits
+    assert made.reflection_statistics_shells is not None
+    assert made.reflection_statistics_shells[0].resolution_limits == [1.7, 1.6]
