@@ -58,6 +58,8 @@ from mxcubecore_lims.mxlims._base import DOMAIN_KEY_PATTERN
 from mxcubecore_lims.mxlims.document import MxlimsDocument
 from mxcubecore_lims.mxlims.logistics import Shipment
 from mxcubecore_lims.mxlims.mounts import ShipmentImportReport
+from mxcubecore_lims.mxlims.reading import SessionReading
+from mxcubecore_lims.mxlims.results import reading_document
 
 # Id, LegacyDict, DELIVERIES and state_directory moved to mxcubecore_lims.lims;
 # they are re-exported for the modules that import them from here.
@@ -211,13 +213,25 @@ class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstr
         """
         raise LimsNotSupportedError(f"{type(self).__name__} does not import MXLIMS shipments")
 
+    def read_session(self, session_id: str | None = None) -> SessionReading:
+        """What the LIMS holds about one session, read back from it (not from the outbox).
+
+        Args:
+            session_id: The LIMS session; default the active one.
+
+        Raises:
+            LimsNotSupportedError: This LIMS cannot read a session back.
+            LimsUnavailableError: The LIMS does not answer.
+        """
+        raise LimsNotSupportedError(f"{type(self).__name__} cannot read a session back")
+
     def export_mxlims(self, session_id: str | None = None) -> MxlimsDocument:
         """One session's results as an MXLIMS document, read back from the LIMS (not from the outbox).
 
         The document holds the session's samples (as a shipment that imports
         elsewhere as the same samples), an MxExperiment per data-collection
-        group and a CollectionSweep per data collection
-        (:mod:`mxcubecore_lims.mxlims.results`).
+        group, a CollectionSweep per data collection and the processing
+        results (:mod:`mxcubecore_lims.mxlims.results`).
 
         Args:
             session_id: The LIMS session; default the active one.
@@ -226,7 +240,7 @@ class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstr
             LimsNotSupportedError: This LIMS cannot read results back.
             LimsUnavailableError: The LIMS does not answer.
         """
-        raise LimsNotSupportedError(f"{type(self).__name__} does not export MXLIMS results")
+        return reading_document(self.read_session(session_id))
 
     @staticmethod
     def _check_shipment_proposal(document: MxlimsDocument, active: Session) -> None:

@@ -29,6 +29,7 @@ from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims, Id, Legac
 from mxcubecore_lims.model import Lims, LimsSessionManager, Sample, Session
 from mxcubecore_lims.mxlims.document import MxlimsDocument
 from mxcubecore_lims.mxlims.mounts import ShipmentImportReport
+from mxcubecore_lims.mxlims.reading import SessionReading
 
 __all__ = ["CompositeLims"]
 
@@ -245,10 +246,10 @@ class CompositeLims(AbstractLims):
         role = self.config.shipments_role or self.config.authority_role
         return self._member(role, "shipments")[1].import_mxlims(document)
 
-    def export_mxlims(self, session_id: str | None = None) -> MxlimsDocument:
-        """Reads the session's results back from the member named by ``results_role`` (ids are its own)."""
+    def read_session(self, session_id: str | None = None) -> SessionReading:
+        """Reads the session back from the member named by ``results_role`` (ids are its own)."""
         role = self.config.results_role or self.config.authority_role
-        return self._member(role, "results")[1].export_mxlims(session_id)
+        return self._member(role, "results")[1].read_session(session_id)
 
     def _fetch_samples(self, lims_name: str) -> list[Sample]:  # pragma: no cover - get_samples delegates
         raise AssertionError("CompositeLims.get_samples delegates to its members")

@@ -45,7 +45,7 @@ from mxcubecore_lims.lims.icat_uploads import IcatUploads
 from mxcubecore_lims.model import Lims, Sample, Session
 from mxcubecore_lims.mxlims.document import MxlimsDocument
 from mxcubecore_lims.mxlims.mounts import ShipmentImportReport, mounted_samples
-from mxcubecore_lims.mxlims.results import SessionInfo, results_document
+from mxcubecore_lims.mxlims.reading import SessionInfo, SessionReading
 
 __all__ = ["ICATLIMS"]
 
@@ -244,32 +244,54 @@ class ICATLIMS(IcatUploads, AbstractLims):
         importer = IcatShipmentImporter(self._icat, self._acting_user())
         return importer.run(int(active.session_id), mounted_samples(document), lims=f"ICAT {active.proposal_name}")
 
-    def export_mxlims(self, session_id: str | None = None) -> MxlimsDocument:
-        """The investigation's samples and collections as MXLIMS, read from ICAT (see :mod:`.icat.results`)."""
+    def read_session(self, session_id: str | None = None) -> SessionReading:
+        """The investigation's samples, collections, processing results and scans, read from ICAT.
+
+        See :mod:`mxcubecore_lims.icat.results`. Robot actions are not in ICAT.
+        """
         active = self._active_session_or_raise() if session_id is None else self.session_manager.active_session
         investigation_id = int(session_id if session_id is not None else self._active_session_or_raise().session_id)
         key = self._acting_user()
-        if active is not None and str(investigation_id) == str(active.session_id):
-            proposal, beamline = str(active.proposal_name), active.beamline_name
-        else:
-            proposal, beamline = self._investigation_name(key, investigation_id)
-        info = SessionInfo(str(investigation_id), proposal, beamline, self.config.site_domain, "ICAT")
+        investigation = self._investigation(key, investigation_id)
+        instruments = [i.instrument.name for i in getattr(investigation, "investigationInstruments", None) or []]
+        beamline = (
+            active.beamline_name if active is not None and str(active.session_id) == str(investigation_id) else None
+        )
+        info = SessionInfo(
+            str(investigation_id),
+            str(investigation.name),
+            beamline or (str(instruments[0]) if instruments else None),
+            self.config.site_domain,
+            "ICAT",
+        )
         samples = [s.to_legacy() for s in samples_from_icat(self._read_samples(investigation_id))]
-        sweeps, processings = read_session_results(self._icat, key, investigation_id)
-        document, _ = results_document(info, samples, sweeps, processings)
-        return document
+        sweeps, processings, scans = read_session_results(self._icat, key, investigation_id)
+        users = [
+            str(getattr(u.user, "fullName", None) or u.user.name)
+            for u in getattr(investigation, "investigationUsers", None) or []
+        ]
+        return SessionReading(
+            info,
+            samples,
+            sweeps,
+            processings,
+            scans,
+            users=sorted(users),
+            start=getattr(investigation, "startDate", None),
+            end=getattr(investigation, "endDate", None),
+            unread={"robot actions": "ICAT keeps no robot actions (sample mounts)"},
+        )
 
-    def _investigation_name(self, key: str, investigation_id: int) -> tuple[str, str | None]:
+    def _investigation(self, key: str, investigation_id: int) -> Any:
         def read(client: Any) -> list[Any]:
             query = self._icat.query(
                 "Investigation",
                 conditions={"id": f"= {investigation_id}"},
-                includes=["investigationInstruments.instrument"],
+                includes=["investigationInstruments.instrument", "investigationUsers.user"],
             )
             return list(client.search(query))
 
         found = self._icat.call(key, "read investigation", read)
         if not found:
             raise LimsDataError("Investigation", "id", investigation_id, "no such investigation (or not yours)")
-        instruments = [i.instrument.name for i in getattr(found[0], "investigationInstruments", None) or []]
-        return str(found[0].name), (str(instruments[0]) if instruments else None)
+        return found[0]

@@ -30,7 +30,7 @@ from mxcubecore_lims.errors import (
 from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims, Id
 from mxcubecore_lims.ispyb.adapter import IspybAdapter
 from mxcubecore_lims.ispyb.proposal_codes import ProposalCodes
-from mxcubecore_lims.ispyb.results import IspybSessionReader, export_session
+from mxcubecore_lims.ispyb.results import IspybSessionReader, read_session
 from mxcubecore_lims.ispyb.services import IspybConnection, IspybServices
 from mxcubecore_lims.ispyb.sessions import session_from_ispyb
 from mxcubecore_lims.ispyb.shipments import IspybShipmentImporter
@@ -51,6 +51,7 @@ from mxcubecore_lims.model import (
 )
 from mxcubecore_lims.mxlims.document import MxlimsDocument
 from mxcubecore_lims.mxlims.mounts import ShipmentImportReport, mounted_samples
+from mxcubecore_lims.mxlims.reading import SessionReading
 
 __all__ = ["ISPyBAbstractLims"]
 
@@ -292,7 +293,7 @@ class ISPyBAbstractLims(AbstractLims):
         )
         return importer.run(document, mounted_samples(document), lims=f"ISPyB {active.proposal_name}")
 
-    def export_mxlims(self, session_id: str | None = None) -> MxlimsDocument:
+    def read_session(self, session_id: str | None = None) -> SessionReading:
         """The session's samples and collections, read back from ISPyB (see :mod:`mxcubecore_lims.ispyb.results`).
 
         Raises:
@@ -301,7 +302,7 @@ class ISPyBAbstractLims(AbstractLims):
         if session_id is None:
             session_id = str(self._active_session_or_raise().session_id)
         reader = IspybSessionReader(self._ispyb.services, self._crims())
-        return export_session(reader, int(session_id), self.beamline_name, self.config.site_domain)
+        return read_session(reader, int(session_id), self.beamline_name, self.config.site_domain)
 
     def _crims(self) -> IspybServices:
         config = self.config

@@ -25,15 +25,19 @@ from datetime import datetime
 from typing import Any
 
 from mxcubecore_lims.icat.gateway import IcatGateway
-from mxcubecore_lims.mxlims.results import SessionProcessing, SessionSweep
+from mxcubecore_lims.mxlims.reading import SessionProcessing, SessionScan, SessionSweep
 
 __all__ = [
     "COLLECTION_SCAN_TYPES",
     "PROCESSING_PREFIX",
     "processing_from_dataset",
     "read_session_results",
+    "scan_from_dataset",
     "sweep_from_dataset",
 ]
+
+#: ``MX_scanType`` of energy scans and fluorescence spectra.
+SCAN_TYPES = frozenset({"energy_scan", "xrf"})
 
 #: Parameters of a processing result start with this.
 PROCESSING_PREFIX = "MX_AutoprocIntegration_"
@@ -212,10 +216,30 @@ def _inputs(dataset: Any, params: dict[str, Any], collections: Iterable[Any]) ->
     return (max(holders)[1],) if holders else ()
 
 
+def scan_from_dataset(dataset: Any) -> SessionScan | None:
+    """The energy scan or fluorescence spectrum one ICAT Dataset holds, or None."""
+    params = _parameters(dataset)
+    kind = str(params.get("MX_scanType") or "").lower()
+    if kind not in SCAN_TYPES:
+        return None
+    sample = getattr(dataset, "sample", None)
+    sample_id = getattr(sample, "id", None) or params.get("MX_lims_sample_id")
+    return SessionScan(
+        lims_id=str(dataset.id),
+        kind=kind,
+        name=str(dataset.name),
+        sample_id=str(_int(sample_id)) if _int(sample_id) is not None else None,
+        start=_moment(getattr(dataset, "startDate", None)),
+        end=_moment(getattr(dataset, "endDate", None)),
+        values={k[3:]: v for k, v in params.items() if k.startswith("MX_") and k != "MX_scanType"},
+        files=tuple(sorted(str(f.location or f.name) for f in getattr(dataset, "datafiles", None) or [])),
+    )
+
+
 def read_session_results(
     gateway: IcatGateway, user: str, investigation_id: int
-) -> tuple[list[SessionSweep], list[SessionProcessing]]:
-    """The investigation's diffraction collections (oldest first) and processing results.
+) -> tuple[list[SessionSweep], list[SessionProcessing], list[SessionScan]]:
+    """The investigation's diffraction collections (oldest first), processing results and scans.
 
     Raises:
         LimsUnavailableError: ICAT does not answer.
@@ -236,4 +260,5 @@ def read_session_results(
     sweeps = sorted((s for _, s in pairs if s is not None), key=lambda s: (s.start or datetime.min, int(s.lims_id)))
     collections = [d for d, s in pairs if s is not None]
     processings = [p for p in (processing_from_dataset(d, collections) for d in found) if p is not None]
-    return sweeps, processings
+    scans = [s for s in (scan_from_dataset(d) for d in found) if s is not None]
+    return sweeps, processings, scans

@@ -28,10 +28,9 @@ from mxcubecore_lims.errors import LimsDataError
 from mxcubecore_lims.ispyb import value_objects as vo
 from mxcubecore_lims.ispyb.services import IspybServices
 from mxcubecore_lims.model import Sample
-from mxcubecore_lims.mxlims.document import MxlimsDocument
-from mxcubecore_lims.mxlims.results import SessionInfo, SessionSweep, results_document
+from mxcubecore_lims.mxlims.reading import SessionInfo, SessionReading, SessionSweep
 
-__all__ = ["IspybSessionReader", "export_session", "sweeps_from_rows"]
+__all__ = ["UNREADABLE", "IspybSessionReader", "read_session", "sweeps_from_rows"]
 
 
 def _float(value: Any) -> float | None:
@@ -177,8 +176,16 @@ class IspybSessionReader:
         return sorted(sweeps, key=lambda s: (s.start or datetime.min, int(s.lims_id)))
 
 
-def export_session(reader: IspybSessionReader, session_id: int, default_beamline: str, domain: str) -> MxlimsDocument:
-    """One session's samples and collections as an MXLIMS document.
+#: What a session holds that ISPyB's SOAP services cannot give back.
+UNREADABLE = {
+    "robot actions": "ISPyB's SOAP services cannot list them (storeRobotAction only)",
+    "energy scans and fluorescence spectra": "ISPyB's SOAP services cannot list them (store operations only)",
+    "processing results": "ISPyB's SOAP services cannot read auto-processing back",
+}
+
+
+def read_session(reader: IspybSessionReader, session_id: int, default_beamline: str, domain: str) -> SessionReading:
+    """What ISPyB holds about one session: its samples and the collections on them.
 
     Args:
         reader: Reads ISPyB (the crims account for the collections).
@@ -203,5 +210,13 @@ def export_session(reader: IspybSessionReader, session_id: int, default_beamline
         samples.append(sample)
     shippings = {int(i["shippingId"]) for i in infos if i.get("shippingId") is not None}
     about = SessionInfo(str(session_id), str(session.get("proposalName") or ""), beamline, domain, "ISPyB")
-    document, _ = results_document(about, samples, reader.sweeps(int(session_id), shippings))
-    return document
+    operator = session.get("beamlineOperator")
+    return SessionReading(
+        about,
+        samples,
+        reader.sweeps(int(session_id), shippings),
+        users=[str(operator)] if operator else [],
+        start=_moment(session.get("startDate")),
+        end=_moment(session.get("endDate")),
+        unread=dict(UNREADABLE),
+    )
