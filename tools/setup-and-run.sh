@@ -20,6 +20,10 @@ debian_packages=(
     libldap2-dev libsasl2-dev
     # a real LDAP server and its tools, for the LDAP tests and the demo
     slapd ldap-utils
+    # a real headless browser for the browser tests (the chromium fixture): Debian's
+    # Chromium and its matching chromedriver, which Selenium is given explicitly, so
+    # nothing downloads a browser or driver at test time
+    chromium chromium-driver
 )
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -40,10 +44,11 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-# The test job also installs mxcubeweb (extra "web": its tests run the real client)
-# and the house's tools (extra "lint": ruff, mypy, import-linter, run by the tests).
-extras="test"
-[ "$job" = test ] && extras="test,web,lint"
+# Both jobs install the session record's report libraries (extra "record"); the test job
+# also mxcubeweb (extra "web": its tests run the real client) and the house's tools
+# (extra "lint": ruff, mypy, import-linter, run by the tests).
+extras="test,record"
+[ "$job" = test ] && extras="test,record,web,lint"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
 # mxcubecore pulls suds-py3 and python-icat pulls suds; both install the module
 # `suds`. Reinstall the tested one last so its files are the ones on disk.

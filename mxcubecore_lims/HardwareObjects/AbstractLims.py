@@ -41,6 +41,7 @@ from __future__ import annotations
 import abc
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -92,6 +93,10 @@ class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstr
         """Longest wait between replay attempts, in seconds (backoff from 1 s)."""
         outbox_keep_delivered: int = 1000
         """Delivered records kept in the journal for inspection."""
+        session_record: bool = False
+        """Build the session record (HTML report and MXLIMS results) when a session ends, in the background."""
+        session_record_directory: str | None = None
+        """Where it goes; default the session object's base data directory (next to the session's data)."""
         site_domain: str = "localhost.localdomain"
         """Your site's domain name (e.g. ``esrf.fr``): the key of LIMS ids in MXLIMS documents."""
 
@@ -109,6 +114,8 @@ class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstr
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.samples: list[dict[str, Any]] = []
+        #: Session records being built in the background (greenlets; their value: the files written).
+        self.session_record_tasks: list[Any] = []
 
     # ------------------------------------------------------------ lifecycle
 
@@ -213,11 +220,13 @@ class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstr
         """
         raise LimsNotSupportedError(f"{type(self).__name__} does not import MXLIMS shipments")
 
-    def read_session(self, session_id: str | None = None) -> SessionReading:
+    def read_session(self, session_id: str | None = None, as_user: str | None = None) -> SessionReading:
         """What the LIMS holds about one session, read back from it (not from the outbox).
 
         Args:
             session_id: The LIMS session; default the active one.
+            as_user: Whose LIMS login to read with, where logins are per user
+                (ICAT); default the user in control.
 
         Raises:
             LimsNotSupportedError: This LIMS cannot read a session back.
@@ -241,6 +250,31 @@ class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstr
             LimsUnavailableError: The LIMS does not answer.
         """
         return reading_document(self.read_session(session_id))
+
+    def _on_session_ending(self, session: Session, leaving_user: str | None) -> None:
+        """Builds the session's record in the background when ``session_record`` is on."""
+        if not self.config.session_record:
+            return
+        from mxcubecore_lims.record.writer import spawn_session_record
+
+        directory = self.config.session_record_directory or self._session_data_directory()
+        active = self.get_active_user()
+        user = leaving_user or (active.user_name if active is not None else None)
+        task = spawn_session_record(self, str(session.session_id), Path(directory), as_user=user)
+        self.session_record_tasks = [t for t in self.session_record_tasks if not t.ready()] + [task]
+        if user is not None:
+            self._hold_login_for(user, task)
+
+    def _session_data_directory(self) -> str:
+        """The session object's base data directory (where the session's data goes)."""
+        try:
+            return str(self._session_object().get_base_data_directory())
+        except Exception as error:  # no session object or an odd one: the state directory will do
+            log.debug("%s: no base data directory (%s); record goes to the state directory", self.name, error)
+            return str(state_directory())
+
+    def _hold_login_for(self, user: str, task: Any) -> None:
+        """Hook: keep ``user``'s LIMS login past a logout until ``task`` is done (ICAT)."""
 
     @staticmethod
     def _check_shipment_proposal(document: MxlimsDocument, active: Session) -> None:

@@ -246,10 +246,15 @@ class CompositeLims(AbstractLims):
         role = self.config.shipments_role or self.config.authority_role
         return self._member(role, "shipments")[1].import_mxlims(document)
 
-    def read_session(self, session_id: str | None = None) -> SessionReading:
+    def read_session(self, session_id: str | None = None, as_user: str | None = None) -> SessionReading:
         """Reads the session back from the member named by ``results_role`` (ids are its own)."""
         role = self.config.results_role or self.config.authority_role
-        return self._member(role, "results")[1].read_session(session_id)
+        return self._member(role, "results")[1].read_session(session_id, as_user=as_user)
+
+    def _hold_login_for(self, user: str, task: Any) -> None:
+        """The members keep the user's logins until ``task`` is done."""
+        for member in self.members().values():
+            member._hold_login_for(user, task)
 
     def _fetch_samples(self, lims_name: str) -> list[Sample]:  # pragma: no cover - get_samples delegates
         raise AssertionError("CompositeLims.get_samples delegates to its members")

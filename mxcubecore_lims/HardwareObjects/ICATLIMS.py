@@ -225,7 +225,7 @@ class ICATLIMS(IcatUploads, AbstractLims):
         self._sample_ids = {int(s.id) for s in found}
         return samples_from_icat(found)
 
-    def _read_samples(self, investigation_id: int) -> list[Any]:
+    def _read_samples(self, investigation_id: int, key: str | None = None) -> list[Any]:
         def read(client: Any) -> list[Any]:
             query = self._icat.query(
                 "Sample",
@@ -235,7 +235,7 @@ class ICATLIMS(IcatUploads, AbstractLims):
             )
             return list(client.search(query))
 
-        return list(self._icat.call(self._acting_user(), "read samples", read))
+        return list(self._icat.call(key or self._acting_user(), "read samples", read))
 
     def import_mxlims(self, document: MxlimsDocument) -> ShipmentImportReport:
         """Creates the shipment's samples in the active investigation (see :mod:`mxcubecore_lims.icat.shipments`)."""
@@ -244,14 +244,14 @@ class ICATLIMS(IcatUploads, AbstractLims):
         importer = IcatShipmentImporter(self._icat, self._acting_user())
         return importer.run(int(active.session_id), mounted_samples(document), lims=f"ICAT {active.proposal_name}")
 
-    def read_session(self, session_id: str | None = None) -> SessionReading:
+    def read_session(self, session_id: str | None = None, as_user: str | None = None) -> SessionReading:
         """The investigation's samples, collections, processing results and scans, read from ICAT.
 
         See :mod:`mxcubecore_lims.icat.results`. Robot actions are not in ICAT.
         """
         active = self._active_session_or_raise() if session_id is None else self.session_manager.active_session
         investigation_id = int(session_id if session_id is not None else self._active_session_or_raise().session_id)
-        key = self._acting_user()
+        key = as_user if as_user is not None and self._icat.user(as_user) is not None else self._acting_user()
         investigation = self._investigation(key, investigation_id)
         instruments = [i.instrument.name for i in getattr(investigation, "investigationInstruments", None) or []]
         beamline = (
@@ -264,7 +264,7 @@ class ICATLIMS(IcatUploads, AbstractLims):
             self.config.site_domain,
             "ICAT",
         )
-        samples = [s.to_legacy() for s in samples_from_icat(self._read_samples(investigation_id))]
+        samples = [s.to_legacy() for s in samples_from_icat(self._read_samples(investigation_id, key))]
         sweeps, processings, scans = read_session_results(self._icat, key, investigation_id)
         users = [
             str(getattr(u.user, "fullName", None) or u.user.name)
@@ -281,6 +281,11 @@ class ICATLIMS(IcatUploads, AbstractLims):
             end=getattr(investigation, "endDate", None),
             unread={"robot actions": "ICAT keeps no robot actions (sample mounts)"},
         )
+
+    def _hold_login_for(self, user: str, task: Any) -> None:
+        """Keeps the user's ICAT session past a logout until ``task`` (a session record) is done."""
+        if self.gateway is not None:
+            self.gateway.hold(user, task)
 
     def _investigation(self, key: str, investigation_id: int) -> Any:
         def read(client: Any) -> list[Any]:

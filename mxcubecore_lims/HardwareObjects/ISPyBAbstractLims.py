@@ -293,8 +293,10 @@ class ISPyBAbstractLims(AbstractLims):
         )
         return importer.run(document, mounted_samples(document), lims=f"ISPyB {active.proposal_name}")
 
-    def read_session(self, session_id: str | None = None) -> SessionReading:
+    def read_session(self, session_id: str | None = None, as_user: str | None = None) -> SessionReading:
         """The session's samples and collections, read back from ISPyB (see :mod:`mxcubecore_lims.ispyb.results`).
+
+        ISPyB is read with the web-service accounts whoever the user (``as_user`` is ignored).
 
         Raises:
             LimsNotSupportedError: No ``crims_username``/``crims_password``.

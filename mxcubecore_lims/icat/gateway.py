@@ -168,6 +168,10 @@ class IcatGateway:
         self._client: Any = None
         self._lock = gevent.lock.RLock()
         self._users: dict[str, IcatUserSession] = {}
+        # Sessions logged out while work still needed them (a session record being
+        # built): ended when that work is done.
+        self._held: dict[str, IcatUserSession] = {}
+        self._holds: dict[str, list[gevent.Greenlet]] = {}
 
     @classmethod
     def shared(cls, settings: IcatSettings) -> IcatGateway:
@@ -268,14 +272,34 @@ class IcatGateway:
         return session
 
     def user(self, key: str) -> IcatUserSession | None:
-        """The session kept under ``key``, if any."""
-        return self._users.get(key)
+        """The session kept under ``key``, if any (one held past its logout included)."""
+        return self._users.get(key) or self._held.get(key)
+
+    def hold(self, key: str, task: gevent.Greenlet) -> None:
+        """Keeps a user's session past a logout until ``task`` is done (at most 5 minutes)."""
+        self._holds.setdefault(key, []).append(task)
 
     def logout(self, key: str) -> None:
-        """Ends a user's session (errors are logged: the user is gone either way)."""
+        """Ends a user's session (errors are logged: the user is gone either way).
+
+        When work holds the session (:meth:`hold`), it ends when that work is done.
+        """
         session = self._users.pop(key, None)
-        if session is not None:
+        if session is None:
+            return
+        tasks = [task for task in self._holds.pop(key, []) if not task.ready()]
+        if not tasks:
             self._end(session)
+            return
+        self._held[key] = session
+
+        def end_when_done() -> None:
+            gevent.joinall(tasks, timeout=300)
+            if self._held.get(key) is session:
+                del self._held[key]
+            self._end(session)
+
+        gevent.spawn(end_when_done)
 
     def _end(self, session: IcatUserSession) -> None:
         if self._client is None:
@@ -313,7 +337,7 @@ class IcatGateway:
         """
         import icat.exception as icat_errors
 
-        session = self._users.get(key)
+        session = self.user(key)
         if session is None:
             raise IcatSessionError(operation, f"no ICAT session for user '{key}'")
         for attempt in (1, 2):

@@ -104,6 +104,7 @@ def _sweep(row: Mapping[str, Any], images: list[str]) -> SessionSweep:
         filename_template=template,
         file_type=col("imageSuffix") or (str(template).rsplit(".", 1)[-1] if template and "." in template else None),
         images=tuple(images),
+        snapshots=tuple(str(p) for n in range(1, 5) if (p := col(f"xtalSnapshotFullPath{n}"))),
         comments=col("comments"),
     )
 

@@ -84,8 +84,12 @@ class SessionManagement(BeamlineSchedule):
         Returns:
             True if the user was known.
         """
-        if self.session_manager.users.pop(user_name, None) is None:
+        if user_name not in self.session_manager.users:
             return False
+        active = self.session_manager.active_session
+        if active is not None and len(self.session_manager.users) == 1:
+            self._on_session_ending(active, user_name)
+        self.session_manager.users.pop(user_name, None)
         self._tokens.pop(user_name, None)
         self.log.debug("user %s removed", user_name)
         if self._active_user_name == user_name:
@@ -196,6 +200,9 @@ class SessionManagement(BeamlineSchedule):
         for session in self.session_manager.sessions or []:
             if session.session_id == wanted:
                 if not self.is_session_already_active(wanted):
+                    previous = self.session_manager.active_session
+                    if previous is not None:
+                        self._on_session_ending(previous, None)
                     self.session_manager.active_session = session
                     self._on_session_activated(session)
                 return session
@@ -216,6 +223,16 @@ class SessionManagement(BeamlineSchedule):
 
     def _on_session_activated(self, session: Session) -> None:
         """Hook for backends that need to act when a session becomes active."""
+
+    def _on_session_ending(self, session: Session, leaving_user: str | None) -> None:
+        """Hook: the active session ends (another becomes active, or the last user leaves).
+
+        Called while the session is still active and the user still logged in.
+
+        Args:
+            session: The session that ends.
+            leaving_user: The user logging out, when the last one leaves.
+        """
 
     def allow_session(self, session: Session) -> None:
         """Accepts a session that is not scheduled here and now (mxcubeweb asks before using it).

@@ -72,6 +72,7 @@ class SessionSweep:
         filename_template: File name template, e.g. ``lyso_1_%04d.cbf``.
         file_type: ``cbf``, ``h5``...
         images: Image file paths the LIMS holds for this collection.
+        snapshots: Crystal snapshot image paths the LIMS holds for it.
         comments: Free text.
     """
 
@@ -102,6 +103,7 @@ class SessionSweep:
     filename_template: str | None = None
     file_type: str | None = None
     images: tuple[str, ...] = ()
+    snapshots: tuple[str, ...] = ()
     comments: str | None = None
 
 

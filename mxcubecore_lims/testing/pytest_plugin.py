@@ -32,32 +32,55 @@ ICAT fixtures (the emulated ICAT, see :mod:`mxcubecore_lims.testing.icat`):
 * ``icat_server_factory`` (function): ``icat_server_factory(**kwargs)``
   starts more; all closed after the test.
 
-When slapd is not installed the LDAP fixtures skip the test, or fail it when the
-``CI`` environment variable is set (so CI never goes green by skipping).
+Browser fixtures (a real headless Chromium, see :mod:`mxcubecore_lims.testing.browser`):
+
+* ``chromium`` (function): a Selenium ``WebDriver`` on a blank page, 1280x1600,
+  no network beyond loopback; quit after the test.
+* ``chromium_factory`` (function): ``chromium_factory(**kwargs)`` starts more
+  (keyword arguments as :func:`~mxcubecore_lims.testing.browser.start_chromium`,
+  e.g. ``javascript=False``); all quit after the test.
+* ``artefact_dir`` (session): where screenshots go, ``$MXCUBECORE_LIMS_ARTEFACTS``
+  or ``<rootdir>/test-artefacts/``. A failing test's browsers are screenshot there.
+
+When slapd (or Chromium, chromedriver, Selenium) is not installed the fixtures
+skip the test, or fail it when the ``CI`` environment variable is set (so CI
+never goes green by skipping).
 When a test using a server fails, the report gets a section with slapd's log
 for that test, and the server's run directory is kept and named there.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import weakref
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
+from mxcubecore_lims.testing.browser import BrowserNotFoundError, locate_chromium, save_screenshot, start_chromium
 from mxcubecore_lims.testing.certificates import OpenSslNotFoundError, find_openssl
 from mxcubecore_lims.testing.slapd import SlapdError, SlapdNotFoundError, SlapdServer, find_slapd
 
+if TYPE_CHECKING:
+    from selenium.webdriver.chrome.webdriver import WebDriver
+
 __all__ = [
+    "ENV_ARTEFACTS",
+    "ChromiumFactory",
     "SlapdFactory",
+    "artefact_dir",
+    "chromium",
+    "chromium_factory",
     "icat_server",
     "icat_server_factory",
     "is_ci",
     "ispyb_server",
     "ispyb_server_factory",
+    "require_chromium",
     "require_openssl",
     "require_slapd",
     "skip_or_fail",
@@ -65,6 +88,9 @@ __all__ = [
     "slapd_server",
     "slapd_tls_server",
 ]
+
+#: Environment variable naming the directory for screenshots and other test artefacts.
+ENV_ARTEFACTS = "MXCUBECORE_LIMS_ARTEFACTS"
 
 # Values of CI that mean "not CI" (people do write CI=0 or CI=false).
 _NOT_CI = {"", "0", "false", "no", "off"}
@@ -116,6 +142,24 @@ def require_openssl(environ: Mapping[str, str] | None = None) -> Path:
         return find_openssl()
     except OpenSslNotFoundError as exc:
         skip_or_fail(str(exc), environ)
+
+
+def require_chromium(environ: Mapping[str, str] | None = None) -> tuple[Path, Path]:
+    """Returns Chromium and chromedriver, or skips/fails (see :func:`skip_or_fail`).
+
+    Selenium must be importable too.
+
+    Args:
+        environ: The environment (default ``os.environ``): ``PATH``,
+            ``MXCUBECORE_LIMS_CHROMIUM``, ``MXCUBECORE_LIMS_CHROMEDRIVER``, ``CI``.
+    """
+    try:
+        binaries = locate_chromium(environ)
+    except BrowserNotFoundError as exc:
+        skip_or_fail(str(exc), environ)
+    if importlib.util.find_spec("selenium") is None:
+        skip_or_fail("Selenium is not installed: pip install -e '.[test]'", environ)
+    return binaries
 
 
 def _start(**kwargs: Any) -> SlapdServer:
@@ -219,8 +263,10 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Adds slapd's log to a failing test's report and keeps its directory."""
+    """Adds slapd's log and browser screenshots to a failing test's report."""
     report: pytest.TestReport = yield
+    if report.failed and report.when == "call":
+        _attach_screenshots(item, report)
     if report.failed:
         marks = item.stash.get(_log_marks, {})
         for server in _servers_of(item):
@@ -315,3 +361,80 @@ def icat_server(icat_server_factory: EmulatorFactory) -> Any:
     ``staff-pw``, ...); ``icat_server.url`` is python-icat's URL.
     """
     return icat_server_factory()
+
+
+# --------------------------------------------------------------------------
+# a real headless Chromium (mxcubecore_lims.testing.browser)
+
+
+class ChromiumFactory:
+    """Starts browsers for one test; the ``chromium_factory`` fixture.
+
+    Args:
+        tmp_dir: Where each browser's profile and ``chromedriver.log`` go.
+
+    Attributes:
+        drivers: Every browser started, in order.
+    """
+
+    def __init__(self, tmp_dir: Path) -> None:
+        self.tmp_dir = tmp_dir
+        self.drivers: list[WebDriver] = []
+
+    def __call__(self, **kwargs: Any) -> WebDriver:
+        """Starts a browser; keyword arguments as :func:`start_chromium`'s."""
+        binaries = require_chromium()
+        driver = start_chromium(self.tmp_dir, binaries=binaries, **kwargs)
+        self.drivers.append(driver)
+        return driver
+
+    def close(self) -> None:
+        """Quits every browser."""
+        for driver in self.drivers:
+            driver.quit()
+
+
+def _artefact_root(config: pytest.Config) -> Path:
+    """The artefact directory (created): ``$MXCUBECORE_LIMS_ARTEFACTS`` or ``<rootdir>/test-artefacts``."""
+    configured = os.environ.get(ENV_ARTEFACTS)
+    path = Path(configured) if configured else config.rootpath / "test-artefacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def artefact_dir(request: pytest.FixtureRequest) -> Path:
+    """Where tests put screenshots: ``$MXCUBECORE_LIMS_ARTEFACTS`` or ``<rootdir>/test-artefacts/``."""
+    return _artefact_root(request.config)
+
+
+@pytest.fixture
+def chromium_factory(tmp_path: Path) -> Iterator[ChromiumFactory]:
+    """Starts browsers for this test: ``chromium_factory(javascript=False, ...)``."""
+    factory = ChromiumFactory(tmp_path / "browser")
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def chromium(chromium_factory: ChromiumFactory) -> WebDriver:
+    """A headless Chromium on a blank page (1280x1600, loopback and ``file://`` only)."""
+    return chromium_factory()
+
+
+def _attach_screenshots(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Saves a screenshot of each browser of a failing test and names the files in the report."""
+    factories = [value for value in getattr(item, "funcargs", {}).values() if isinstance(value, ChromiumFactory)]
+    drivers = [driver for factory in factories for driver in factory.drivers]
+    if not drivers:
+        return
+    stem = re.sub(r"[^\w.-]+", "_", item.nodeid).strip("_")
+    lines = []
+    for number, driver in enumerate(drivers, start=1):
+        path = _artefact_root(item.config) / f"{stem}-failure-{number}.png"
+        try:
+            lines.append(str(save_screenshot(driver, path)))
+        except Exception as exc:  # the test's own failure must stay the one reported
+            lines.append(f"{path}: no screenshot ({type(exc).__name__}: {exc})")
+    logs = ", ".join(str(factory.tmp_dir / "chromium-*" / "chromedriver.log") for factory in factories)
+    report.sections.append(("browser screenshots", "\n".join([*lines, f"logs: {logs}"])))

@@ -15,6 +15,8 @@ Sub-commands:
 * ``migrate`` - move ISPyBClient-style configurations to our LIMS objects.
 * ``describe`` - every configuration key of one of our objects.
 * ``web`` - mxcubeweb, the real client, on the emulated beamline with one of our LIMS objects.
+* ``mxlims validate|schema|sheet|import|export`` - MXLIMS documents: check them, shipments in, results out.
+* ``record`` - one session's record (HTML report, MXLIMS results) from the LIMS and the outbox.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mxcubecore_lims.cli.exchange import run_mxlims, run_record
 from mxcubecore_lims.errors import LimsConfigError
 
 
@@ -280,86 +283,6 @@ def run_emulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_mxlims(args: argparse.Namespace) -> int:
-    from gevent import monkey
-
-    monkey.patch_all(thread=False)
-    from mxcubecore_lims.config.exchange import export_from_configured_lims
-    from mxcubecore_lims.errors import LimsError
-
-    try:
-        document = export_from_configured_lims([args.config, *(args.lookup or [])], args.session, args.user)
-    except LimsConfigError:
-        raise  # main() prints it and exits 2
-    except LimsError as error:
-        print(f"session {args.session}: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
-    if args.output in (None, "-"):
-        sys.stdout.write(document.to_json() + "\n")
-    else:
-        print(f"{document.write(args.output)}: {len(document)} objects")
-    return 0
-
-
-def run_mxlims(args: argparse.Namespace) -> int:
-    """``mxlims validate``, ``schema``, ``sheet``, ``import`` and ``export`` (see ``build_parser``)."""
-    from mxcubecore_lims.errors import MxlimsInvalidDocumentError
-    from mxcubecore_lims.mxlims.document import load_document
-    from mxcubecore_lims.mxlims.schema import document_schema_text
-
-    if args.action == "schema":
-        sys.stdout.write(document_schema_text())
-        return 0
-    if args.action == "sheet":
-        from mxcubecore_lims.errors import MxlimsSpreadsheetError
-        from mxcubecore_lims.mxlims.spreadsheets import read_spreadsheet
-
-        try:
-            document = read_spreadsheet(args.file, args.layout, proposal_code=args.proposal)
-        except MxlimsSpreadsheetError as error:
-            print(f"{type(error).__name__}: {error}", file=sys.stderr)
-            return 1
-        if args.output in (None, "-"):
-            sys.stdout.write(document.to_json() + "\n")
-        else:
-            document.write(args.output)
-        return 0
-    if args.action == "import":
-        from gevent import monkey
-
-        monkey.patch_all(thread=False)
-        from mxcubecore_lims.config.exchange import import_into_configured_lims
-        from mxcubecore_lims.errors import LimsError
-
-        try:
-            document = load_document(args.file)
-            config = [args.config, *(args.lookup or [])]
-            report = import_into_configured_lims(config, document, args.user, None, args.session)
-        except LimsConfigError:
-            raise  # main() prints it and exits 2
-        except LimsError as error:
-            print(f"{args.file}: {type(error).__name__}: {error}", file=sys.stderr)
-            return 1
-        print(report.summary())
-        return 0
-    if args.action == "export":
-        return _export_mxlims(args)
-    failed = 0
-    for name in args.files:
-        try:
-            document = load_document(name)
-        except MxlimsInvalidDocumentError as error:
-            failed += 1
-            for problem in error.problems:
-                shown = repr(problem.value)
-                shown = shown if len(shown) <= 80 else shown[:77] + "..."
-                print(f"{name}: {problem.pointer}: {problem.reason} (got {shown}) [{type(problem).__name__}]")
-            continue
-        unknown = f"; kept unknown top-level keys {', '.join(document.extra)}" if document.extra else ""
-        print(f"{name}: valid MXLIMS {document.version} ({len(document)} objects{unknown})")
-    return 1 if failed else 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Builds the argument parser of the ``mxcubecore-lims`` command."""
     parser = argparse.ArgumentParser(prog="mxcubecore-lims", description=__doc__.splitlines()[0])
@@ -453,6 +376,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--session", required=True, help="session id (ISPyB sessionId, ICAT investigation id)")
     export.add_argument("-o", "--output", help="output file (default: standard output)")
     mxlims.set_defaults(run=run_mxlims)
+
+    record = commands.add_parser(
+        "record", help="one session's record, read back from the LIMS and the outbox, as an HTML report"
+    )
+    record.add_argument("--config", required=True, help="beamline configuration directory")
+    record.add_argument("--lookup", action="append", help="more directories on the lookup path")
+    record.add_argument("--user", help="login name (default: $MXCUBECORE_LIMS_USER)")
+    record.add_argument("--session", required=True, help="session id (ISPyB sessionId, ICAT investigation id)")
+    record.add_argument("-o", "--output", required=True, help="the HTML report to write")
+    record.add_argument("--mxlims", help="also write the session's MXLIMS results document here")
+    record.set_defaults(run=run_record)
 
     emulate = commands.add_parser("emulate", help="run an emulated LIMS-side server on loopback")
     servers = emulate.add_subparsers(dest="server", required=True)
