@@ -51,7 +51,7 @@ from mxcubecore_lims.model import (
 )
 from mxcubecore_lims.mxlims.document import MxlimsDocument
 from mxcubecore_lims.mxlims.mounts import ShipmentImportReport, mounted_samples
-from mxcubecore_lims.mxlims.reading import SessionReading
+from mxcubecore_lims.mxlims.reading import SessionReading, SessionSweep
 
 __all__ = ["ISPyBAbstractLims"]
 
@@ -305,6 +305,11 @@ class ISPyBAbstractLims(AbstractLims):
             session_id = str(self._active_session_or_raise().session_id)
         reader = IspybSessionReader(self._ispyb.services, self._crims())
         return read_session(reader, int(session_id), self.beamline_name, self.config.site_domain)
+
+    def read_collections(self, collection_ids: list[str]) -> list[SessionSweep]:
+        """Collections read back from ISPyB by id (ids the outbox journal knows; see ``findDataCollection``)."""
+        reader = IspybSessionReader(self._ispyb.services, self._ispyb.services)
+        return reader.collections_by_id(int(i) for i in collection_ids if str(i).isdigit())
 
     def _crims(self) -> IspybServices:
         config = self.config

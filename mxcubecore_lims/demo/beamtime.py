@@ -14,8 +14,9 @@ routines would:
    images, final update, finalize), takes the ISPyB server down in the
    middle and brings it back;
 4. waits for the outboxes to deliver what waited, exports the session's
-   results as an MXLIMS document read back from ICAT, and reports what each
-   LIMS now holds and what the outboxes did.
+   results as an MXLIMS document read back from ICAT, builds the session
+   record (an HTML page), and reports what each LIMS now holds and what the
+   outboxes did.
 
 Journals go to a fresh temporary state directory, data (``metadata.json``)
 to a fresh temporary data directory: a run never sees an earlier run's state.
@@ -24,6 +25,7 @@ to a fresh temporary data directory: a run never sees an earlier run's state.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -57,6 +59,7 @@ class BeamtimeReport:
     shipment_summary: str = ""
     results_file: Path | None = None
     exported_collections: int = 0
+    record_file: Path | None = None
 
 
 class _Progress:
@@ -106,8 +109,16 @@ def _collection_dict(directory: Path, prefix: str, run: int, sample: dict[str, A
     }
 
 
-def _collect(lims: Any, dc: dict[str, Any]) -> Any:
-    """The LIMS calls of one collection, in AbstractCollect's order."""
+def _collect(lims: Any, dc: dict[str, Any], camera_image: Path | None = None) -> Any:
+    """The LIMS calls of one collection, in AbstractCollect's order.
+
+    ``camera_image`` (the emulated beamline's camera picture) is saved as the
+    crystal snapshot, as AbstractCollect saves one before collecting.
+    """
+    if camera_image is not None and camera_image.is_file():
+        snapshot = Path(dc["fileinfo"]["directory"]) / f"{dc['fileinfo']['prefix']}_snapshot_1.jpg"
+        shutil.copyfile(camera_image, snapshot)
+        dc["xtalSnapshotFullPath1"] = str(snapshot)
     collection_id, _detector = lims.store_data_collection(dc, None)
     dc["collection_id"] = collection_id
     dc.update(
@@ -149,7 +160,12 @@ def _start_servers(progress: _Progress, report: BeamtimeReport) -> Any:
     return servers
 
 
-def run_beamtime(directory: Path, collections: int = 8, out: Callable[[str], None] = print) -> BeamtimeReport:
+def run_beamtime(
+    directory: Path,
+    collections: int = 8,
+    out: Callable[[str], None] = print,
+    after_night: Callable[[Any], None] | None = None,
+) -> BeamtimeReport:
     """Runs the scripted beamtime on the configuration in ``directory``.
 
     Args:
@@ -157,6 +173,8 @@ def run_beamtime(directory: Path, collections: int = 8, out: Callable[[str], Non
         collections: How many collections to run (the ISPyB server is down
             for the middle third of them).
         out: Where progress and the report go, line by line.
+        after_night: Called with the ESRFLIMS object once everything is
+            delivered, while the servers still run (tests look at the LIMS then).
 
     Returns:
         What happened, for tests.
@@ -230,7 +248,9 @@ def run_beamtime(directory: Path, collections: int = 8, out: Callable[[str], Non
             run = index // len(samples) + 1
             folder = data / prefix / f"run_{run}"
             folder.mkdir(parents=True, exist_ok=True)
-            collection_id = _collect(lims, _collection_dict(folder, prefix, run, sample, chosen.session_id))
+            collection_id = _collect(
+                lims, _collection_dict(folder, prefix, run, sample, chosen.session_id), directory / "oav.jpg"
+            )
             report.collections += 1
             waiting = collection_id is not None and collection_id < 0
             report.provisional += int(waiting)
@@ -258,7 +278,10 @@ def run_beamtime(directory: Path, collections: int = 8, out: Callable[[str], Non
             + (f", {report.replay_seconds:.1f} s after ISPyB came back" if report.replay_seconds is not None else ""),
         )
         _export_results(lims, data, report, progress)
+        _write_record(lims, data, report, progress)
         _fill_report(report, lims, ispyb, icat, chosen, ispyb_lims, data)
+        if after_night is not None:
+            after_night(lims)
     finally:
         if graph is not None:
             graph.close()
@@ -292,6 +315,19 @@ def _export_results(lims: Any, data: Path, report: BeamtimeReport, progress: _Pr
         "mxlims",
         f"results read back from ICAT: {report.exported_collections} collections, "
         f"{len(document)} objects -> {report.results_file}",
+    )
+
+
+def _write_record(lims: Any, data: Path, report: BeamtimeReport, progress: _Progress) -> None:
+    """The session record people read: built from the LIMS and the outbox, written as one HTML page."""
+    from mxcubecore_lims.record.builder import build_record
+    from mxcubecore_lims.record.writer import write_record
+
+    record = build_record(lims)
+    (report.record_file,) = write_record(record, data / "session-record.html")
+    progress(
+        "record",
+        f"{len(record.collections)} collections, {len(record.pending)} writes waiting -> {report.record_file}",
     )
 
 
@@ -361,5 +397,7 @@ def _format(report: BeamtimeReport, state: str, data: Path) -> list[str]:
     if report.results_file is not None:
         lines.append(f"MXLIMS: shipment {report.shipment_file} ({report.shipment_summary})")
         lines.append(f"        results {report.results_file} ({report.exported_collections} collections)")
+    if report.record_file is not None:
+        lines.append(f"Session record (open in a browser): {report.record_file}")
     lines.append(f"Journals: {state}")
     return lines

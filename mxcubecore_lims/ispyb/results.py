@@ -155,6 +155,23 @@ class IspybSessionReader:
         infos = self.services.call("sample", "findSampleInfoLightForProposal", int(proposal_id), beamline)
         return [vo.plain(info) for info in infos or [] if info is not None]
 
+    def collections_by_id(self, collection_ids: Iterable[int]) -> list[SessionSweep]:
+        """Collections read by id (``findDataCollection``): for ids known from elsewhere (the outbox journal).
+
+        ``findDataCollection`` gives the collection's own row, not its group's
+        experiment type or sample, nor its images. Ids ISPyB does not know are left out.
+        """
+        found = []
+        for collection_id in sorted(set(collection_ids)):
+            row = self.services.call("collection", "findDataCollection", int(collection_id))
+            if row is None:
+                continue
+            values = dict(vo.plain(row))
+            prefixed = {f"DataCollection_{key}": value for key, value in values.items()}
+            prefixed["DataCollectionGroup_dataCollectionGroupId"] = values.get("dataCollectionGroupId")
+            found.append(_sweep(prefixed, []))
+        return found
+
     def sweeps(self, session_id: int, shipping_ids: Iterable[int]) -> list[SessionSweep]:
         """The session's collections on the samples of these shippings, oldest first.
 

@@ -23,7 +23,7 @@ from mxcubecore_lims.outbox.delivery import DeliveryLoop
 from mxcubecore_lims.outbox.errors import OutboxError, OutboxFullError
 from mxcubecore_lims.outbox.ids import IdMap
 from mxcubecore_lims.outbox.journal import Journal
-from mxcubecore_lims.outbox.records import FAILED, PENDING, Checkpoint, Delivery, OutboxStatus, Record
+from mxcubecore_lims.outbox.records import DEFERRED_MARK, FAILED, PENDING, Checkpoint, Delivery, OutboxStatus, Record
 
 # One logger for the whole outbox, as before it was split into modules.
 log = logging.getLogger("mxcubecore_lims.outbox")
@@ -163,6 +163,10 @@ class Outbox(DeliveryLoop):
                 return outcome[0]
         with self._lock:
             self._journal.counter("deferred")
+            # The caller gets provisional ids: say so in the record (the session record shows
+            # which ids were handed out while the LIMS was away, and what they became).
+            current = self._journal.record(record.seq)
+            self._journal.save_progress(record.seq, {**current.progress, DEFERRED_MARK: True})
         self._kick()
         self._notify()
         return self._ids.shape(delivery, provisional)

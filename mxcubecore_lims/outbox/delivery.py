@@ -22,7 +22,7 @@ from mxcubecore_lims.errors import LimsError
 from mxcubecore_lims.outbox.errors import is_unavailable
 from mxcubecore_lims.outbox.ids import IdMap
 from mxcubecore_lims.outbox.journal import Journal
-from mxcubecore_lims.outbox.records import DELIVERED, FAILED, PENDING, Checkpoint, Delivery, Record
+from mxcubecore_lims.outbox.records import DEFERRED_MARK, DELIVERED, FAILED, PENDING, Checkpoint, Delivery, Record
 
 # One logger for the whole outbox, as before it was split into modules.
 log = logging.getLogger("mxcubecore_lims.outbox")
@@ -87,7 +87,8 @@ class DeliveryLoop:
         # Counted before sending: after a crash mid-request, a retry knows an
         # earlier attempt may have reached the LIMS (and looks before storing).
         self._journal.count_attempt(record.seq)
-        checkpoint = Checkpoint(record.progress, record.attempts, lambda data: self._save_progress(record.seq, data))
+        steps = {k: v for k, v in record.progress.items() if k != DEFERRED_MARK}
+        checkpoint = Checkpoint(steps, record.attempts, lambda data: self._save_progress(record.seq, data))
         flight = gevent.spawn(self._send_capped, record.kind, payload, checkpoint)
         self._in_flight[record.seq] = flight
         try:
@@ -109,6 +110,9 @@ class DeliveryLoop:
 
     def _save_progress(self, seq: int, data: dict[str, Any]) -> None:
         if not self._closed:
+            # The steps are the delivery's; the deferred mark is the outbox's and stays.
+            if self._journal.record(seq).progress.get(DEFERRED_MARK):
+                data = {**data, DEFERRED_MARK: True}
             self._journal.save_progress(seq, data)
 
     def _send_capped(self, kind: str, payload: Any, checkpoint: Checkpoint) -> tuple[Any, BaseException | None]:

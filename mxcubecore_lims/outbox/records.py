@@ -9,6 +9,9 @@ from typing import Any
 #: The statuses of a journalled record (the ``status`` column).
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
+#: Key of a record's progress data saying the caller got provisional ids (the write was left to the replay).
+DEFERRED_MARK = "deferred"
+
 
 @dataclass(frozen=True)
 class Delivery:

@@ -15,6 +15,8 @@ directory (files named ``*snapshot*``), since ICAT keeps none.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,16 @@ def _session_ids(member: Any, session_id: str) -> set[str]:
     return ids
 
 
+def _reads_itself(lims: Any, member: Any) -> bool:
+    """Whether the record's reading came from this member (its ids are the reading's ids)."""
+    if member is lims:
+        return True
+    config = getattr(lims, "config", None)
+    role = getattr(config, "results_role", None) or getattr(config, "authority_role", None)
+    members = getattr(lims, "members", None)
+    return callable(members) and role is not None and members().get(role) is member
+
+
 def _directory_snapshots(directory: str | None) -> list[str]:
     if not directory:
         return []
@@ -68,6 +80,35 @@ def _directory_snapshots(directory: str | None) -> list[str]:
         )
     except OSError:
         return []
+
+
+def _add_journalled_collections(record: SessionRecord, member: Any, account: JournalAccount) -> None:
+    """Adds collections the journal says were delivered but the LIMS's listing lacks.
+
+    ISPyB cannot list collections on samples outside a shipping: those are
+    read back by id, and their images taken from the journal.
+    """
+    if record.reading is None:
+        return
+    listed = {s.lims_id for s in record.reading.sweeps}
+    missing = [c for c in account.collections if c not in listed]
+    reader = getattr(member, "read_collections", None)
+    if missing and callable(reader):
+        try:
+            record.reading.sweeps.extend(reader(missing))
+        except LimsError as error:
+            record.problems[f"collections of {member.name}"] = f"could not be read by id: {error}"
+    for index, sweep in enumerate(record.reading.sweeps):
+        journalled = account.images.get(sweep.lims_id)
+        if journalled and not sweep.images:
+            record.reading.sweeps[index] = replace(sweep, images=tuple(sorted(journalled)))
+    record.reading.sweeps.sort(key=lambda s: (_naive(s.start), s.lims_id))
+
+
+def _naive(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.min
+    return moment.astimezone().replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
 def _merge(record: SessionRecord, account: JournalAccount) -> None:
@@ -111,7 +152,10 @@ def build_record(lims: Any, session_id: str | None = None, as_user: str | None =
         if outbox is None:
             continue
         try:
-            _merge(record, account_of(name, outbox, _session_ids(member, str(session_id)), DELIVERIES))
+            account = account_of(name, outbox, _session_ids(member, str(session_id)), DELIVERIES)
+            _merge(record, account)
+            if _reads_itself(lims, member):
+                _add_journalled_collections(record, member, account)
         except Exception as error:  # a damaged journal must not cost the rest of the record
             record.problems[f"outbox {name}"] = f"the journal could not be read: {type(error).__name__}: {error}"
     for sweep in record.collections:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from mxcubecore_lims.outbox.records import DELIVERED, FAILED, PENDING, Delivery, Record
+from mxcubecore_lims.outbox.records import DEFERRED_MARK, DELIVERED, FAILED, PENDING, Delivery, Record
 from mxcubecore_lims.record.model import DeliveredId, JournalEntry, RobotEvent
 
 __all__ = ["JournalAccount", "OutboxLike", "account_of"]
@@ -41,6 +41,9 @@ class JournalAccount:
     delivered_ids: list[DeliveredId] = field(default_factory=list)
     robot_events: list[RobotEvent] = field(default_factory=list)
     snapshots: dict[str, list[str]] = field(default_factory=dict)
+    #: Delivered collections (LIMS id), and the images journalled for each (LIMS collection id -> paths).
+    collections: list[str] = field(default_factory=list)
+    images: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _values(node: Any, keys: tuple[str, ...]) -> Iterator[Any]:
@@ -117,6 +120,24 @@ def _collection_id(outbox: OutboxLike, value: Any) -> str | None:
     return str(number)
 
 
+def _delivered(account: JournalAccount, outbox: OutboxLike, record: Record, payload: dict[str, Any]) -> None:
+    """The collections and images a delivered record put into the LIMS."""
+    if record.kind == "data_collection":
+        result = record.result[0] if isinstance(record.result, list | tuple) and record.result else record.result
+        key = _collection_id(outbox, result)
+        if key is not None and key not in account.collections:
+            account.collections.append(key)
+    image = payload.get("image")
+    if record.kind == "image" and isinstance(image, dict) and image.get("fileName"):
+        key = _collection_id(outbox, image.get("dataCollectionId"))
+        if key is not None:
+            location = str(image.get("fileLocation") or "").rstrip("/")
+            path = f"{location}/{image['fileName']}" if location else str(image["fileName"])
+            known = account.images.setdefault(key, [])
+            if path not in known:
+                known.append(path)
+
+
 def account_of(
     lims: str, outbox: OutboxLike, sessions: Iterable[str], deliveries: dict[str, Delivery]
 ) -> JournalAccount:
@@ -135,10 +156,12 @@ def account_of(
             continue
         if record.status in (PENDING, FAILED):
             account.pending.append(_entry(lims, record))
-        elif record.status == DELIVERED and record.attempts > 1:
+        deferred = bool((record.progress or {}).get(DEFERRED_MARK))
+        if record.status == DELIVERED and deferred:
             account.replayed.append(_entry(lims, record))
         delivery = deliveries.get(record.kind)
-        if delivery is not None and record.provisional:
+        # Only where the caller got the provisional ids: a write delivered at once handed out real ones.
+        if delivery is not None and record.provisional and deferred:
             for kind, provisional in zip(delivery.result_kinds(), record.provisional, strict=False):
                 if kind is not None and provisional is not None:
                     real = outbox.real_id(kind, provisional)
@@ -155,6 +178,8 @@ def account_of(
                     message=action.get("message"),
                 )
             )
+        if record.status == DELIVERED:
+            _delivered(account, outbox, record, payload)
         collection = payload.get("collection")
         if isinstance(collection, dict):
             shots = [str(collection[k]) for k in _SNAPSHOT_KEYS if collection.get(k)]

@@ -161,8 +161,14 @@ class SessionRecord:
                     )
         for entry in self.pending:
             events.append(TimelineEvent(entry.created, "fault", f"{entry.status}: {entry.summary}", False))
+        by_lims: dict[str, list[JournalEntry]] = {}
         for entry in self.replayed:
-            events.append(TimelineEvent(entry.created, "replay", f"waited, then delivered: {entry.summary}", True))
+            by_lims.setdefault(entry.lims, []).append(entry)
+        for lims, entries in by_lims.items():
+            # One line per LIMS, not per write: an outage of ten collections is forty writes.
+            first, last = min(e.created for e in entries), max(e.created for e in entries)
+            title = f"{lims}: {len(entries)} write(s) made from {first:%H:%M:%S} to {last:%H:%M:%S} waited for the LIMS, then were delivered"
+            events.append(TimelineEvent(last, "replay", title, True))
         return sorted(events, key=lambda e: _naive(e.when))
 
 
