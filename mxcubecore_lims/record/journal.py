@@ -120,11 +120,18 @@ def _collection_id(outbox: OutboxLike, value: Any) -> str | None:
     return str(number)
 
 
+def _stored_collection(outbox: OutboxLike, record: Record) -> str | None:
+    """The LIMS id of the collection a ``data_collection`` record stored (None while undelivered)."""
+    result = record.result[0] if isinstance(record.result, list | tuple) and record.result else record.result
+    if result is None and record.provisional:
+        result = record.provisional[0]
+    return _collection_id(outbox, result)
+
+
 def _delivered(account: JournalAccount, outbox: OutboxLike, record: Record, payload: dict[str, Any]) -> None:
     """The collections and images a delivered record put into the LIMS."""
     if record.kind == "data_collection":
-        result = record.result[0] if isinstance(record.result, list | tuple) and record.result else record.result
-        key = _collection_id(outbox, result)
+        key = _stored_collection(outbox, record)
         if key is not None and key not in account.collections:
             account.collections.append(key)
     image = payload.get("image")
@@ -184,6 +191,8 @@ def account_of(
         if isinstance(collection, dict):
             shots = [str(collection[k]) for k in _SNAPSHOT_KEYS if collection.get(k)]
             key = _collection_id(outbox, collection.get("collection_id"))
+            if key is None and record.kind == "data_collection":
+                key = _stored_collection(outbox, record)
             if shots and key is not None:
                 known = account.snapshots.setdefault(key, [])
                 known.extend(s for s in shots if s not in known)

@@ -155,3 +155,34 @@ def test_the_record_is_written_when_the_last_user_logs_out_without_waiting(tmp_p
             break
         gevent.sleep(0.05)
     assert lims.gateway.user("alice") is None
+
+
+def test_the_record_command_writes_the_report_of_a_session_another_process_collected(
+    tmp_path: Path, icat_server: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mxcubecore import HardwareRepository as HWR
+    from test_icat_lims import make_lims
+
+    from mxcubecore_lims.cli import main
+
+    for part in ("beamline", "office"):
+        (tmp_path / part).mkdir()
+    lims, session, samples = alice_on_mx415(tmp_path / "beamline", icat_server)
+    folder = tmp_path / "c1"
+    folder.mkdir()
+    collect(lims, collection_dict(folder, samples[0], session.session_id, prefix="office"), images=2)
+    HWR.uninit_hardware_repository()
+    make_lims(tmp_path / "office", icat_server, outbox_file=str(tmp_path / "office.sqlite"))
+    HWR.uninit_hardware_repository()
+    monkeypatch.setenv("MXCUBECORE_LIMS_PASSWORD", "alice-pw")
+    report, results = tmp_path / "out" / "record.html", tmp_path / "out" / "results.json"
+    argv = ["record", "--config", str(tmp_path / "office"), "--user", "alice", "--session", session.session_id]
+    assert main([*argv, "-o", str(report), "--mxlims", str(results)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == [str(report), str(results)]
+    assert "robot actions" in captured.err  # what ICAT cannot give back is said
+    assert "office_1" in report.read_text(encoding="utf-8")
+    assert main(["mxlims", "validate", str(results)]) == 0
+    assert "alice-pw" not in report.read_text(encoding="utf-8") + captured.out + captured.err
+    monkeypatch.setenv("MXCUBECORE_LIMS_PASSWORD", "wrong")
+    assert main([*argv, "-o", str(report)]) == 1
