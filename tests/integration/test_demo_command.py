@@ -63,6 +63,10 @@ def test_demo_runs_the_night_and_reports_what_each_lims_holds() -> None:
     assert re.search(r"shipment \S+shipment\.mxlims\.json imported: ICAT MX-415: 8 samples; created 8 samples", out)
     (results,) = re.findall(r"results (\S+results\.mxlims\.json) \(6 collections\)", out)
     RESULTS.append(Path(results))
+    # The night ends with its record, a page to open in a browser.
+    (record,) = re.findall(r"Session record \(open in a browser\): (\S+session-record\.html)", out)
+    page = Path(record).read_text(encoding="utf-8")
+    assert page.count('<tr class="collection ') == 6
 
 
 RESULTS: list[Path] = []
