@@ -24,6 +24,10 @@ debian_packages=(
     # Chromium and its matching chromedriver, which Selenium is given explicitly, so
     # nothing downloads a browser or driver at test time
     chromium chromium-driver
+    # a real message broker for the broker tests (the activemq_broker fixture): Debian's
+    # ActiveMQ 5, which the fixture runs from a throw-away directory (the package enables no
+    # system instance); it pulls a Java runtime (default-jre-headless) if none is installed
+    activemq
 )
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -44,11 +48,12 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-# Both jobs install the session record's report libraries (extra "record"); the test job
-# also mxcubeweb (extra "web": its tests run the real client) and the house's tools
-# (extra "lint": ruff, mypy, import-linter, run by the tests).
-extras="test,record"
-[ "$job" = test ] && extras="test,record,web,lint"
+# Both jobs install the session record's report libraries (extra "record") and the STOMP
+# client for the ActiveMQ broker (extra "broker"); the test job also mxcubeweb (extra "web":
+# its tests run the real client) and the house's tools (extra "lint": ruff, mypy,
+# import-linter, run by the tests).
+extras="test,record,broker"
+[ "$job" = test ] && extras="test,record,broker,web,lint"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
 # mxcubecore pulls suds-py3 and python-icat pulls suds; both install the module
 # `suds`. Reinstall the tested one last so its files are the ones on disk.

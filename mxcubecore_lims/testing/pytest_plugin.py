@@ -42,10 +42,17 @@ Browser fixtures (a real headless Chromium, see :mod:`mxcubecore_lims.testing.br
 * ``artefact_dir`` (session): where screenshots go, ``$MXCUBECORE_LIMS_ARTEFACTS``
   or ``<rootdir>/test-artefacts/``. A failing test's browsers are screenshot there.
 
-When slapd (or Chromium, chromedriver, Selenium) is not installed the fixtures
+Broker fixtures (a real ActiveMQ 5 on STOMP, see :mod:`mxcubecore_lims.testing.activemq`):
+
+* ``activemq_broker`` (session; a JVM takes seconds to start): user ``mxcube``/
+  ``broker-pw``; do not stop it: use a fresh ``activemq_queue`` (function) per test.
+* ``activemq_factory`` (function): ``activemq_factory(users=..., openwire=True)``
+  starts private brokers, to restart or kill; all closed after the test.
+
+When slapd (or Chromium, chromedriver, Selenium, ActiveMQ, stomp.py) is not installed the fixtures
 skip the test, or fail it when the ``CI`` environment variable is set (so CI
 never goes green by skipping).
-When a test using a server fails, the report gets a section with slapd's log
+When a test using a server fails, the report gets a section with slapd's (ActiveMQ's) log
 for that test, and the server's run directory is kept and named there.
 """
 
@@ -61,6 +68,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
+from mxcubecore_lims.testing.activemq import ActiveMqBroker
+from mxcubecore_lims.testing.activemq.fixtures import (
+    ActiveMqFactory,
+    broker_log_marks,
+    broker_log_sections,
+    require_activemq,
+    unique_queue,
+)
 from mxcubecore_lims.testing.browser import BrowserNotFoundError, locate_chromium, save_screenshot, start_chromium
 from mxcubecore_lims.testing.certificates import OpenSslNotFoundError, find_openssl
 from mxcubecore_lims.testing.slapd import SlapdError, SlapdNotFoundError, SlapdServer, find_slapd
@@ -70,8 +85,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENV_ARTEFACTS",
+    "ActiveMqFactory",
     "ChromiumFactory",
     "SlapdFactory",
+    "activemq_broker",
+    "activemq_factory",
+    "activemq_queue",
     "artefact_dir",
     "chromium",
     "chromium_factory",
@@ -80,6 +99,7 @@ __all__ = [
     "is_ci",
     "ispyb_server",
     "ispyb_server_factory",
+    "require_activemq",
     "require_chromium",
     "require_openssl",
     "require_slapd",
@@ -160,6 +180,28 @@ def require_chromium(environ: Mapping[str, str] | None = None) -> tuple[Path, Pa
     if importlib.util.find_spec("selenium") is None:
         skip_or_fail("Selenium is not installed: pip install -e '.[test]'", environ)
     return binaries
+
+
+@pytest.fixture(scope="session")
+def activemq_broker() -> Iterator[ActiveMqBroker]:
+    """A session-wide ActiveMQ broker (STOMP, user ``mxcube``/``broker-pw``); never stop or kill it."""
+    factory = ActiveMqFactory()
+    yield factory()
+    factory.close()
+
+
+@pytest.fixture
+def activemq_queue(request: pytest.FixtureRequest) -> str:
+    """A STOMP destination of this test's own, ``/queue/test.<test name>.<random>``."""
+    return unique_queue(request.node.name)
+
+
+@pytest.fixture
+def activemq_factory() -> Iterator[ActiveMqFactory]:
+    """Starts private brokers for this test: ``activemq_factory(users={...}, openwire=True, ...)``."""
+    factory = ActiveMqFactory()
+    yield factory
+    factory.close()
 
 
 def _start(**kwargs: Any) -> SlapdServer:
@@ -255,7 +297,7 @@ def _where(server: SlapdServer) -> str:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     """Notes where each live server's log stands before the test sets up."""
-    item.stash[_log_marks] = {id(server): server.log_size() for server in _servers}
+    item.stash[_log_marks] = {**{id(server): server.log_size() for server in _servers}, **broker_log_marks()}
     return (yield)
 
 
@@ -263,7 +305,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Adds slapd's log and browser screenshots to a failing test's report."""
+    """Adds slapd's and ActiveMQ's logs and browser screenshots to a failing test's report."""
     report: pytest.TestReport = yield
     if report.failed and report.when == "call":
         _attach_screenshots(item, report)
@@ -276,6 +318,7 @@ def pytest_runtest_makereport(
             title = f"slapd log {_where(server)} ({report.when})"
             body = f"run directory (kept): {server.run_dir}\n{server.log_text(since)}"
             report.sections.append((title, body))
+        report.sections.extend(broker_log_sections(item, marks, report.when))
     return report
 
 
