@@ -29,7 +29,7 @@ from mxcubecore_lims.errors import (
     MxlimsSchemaError,
     MxlimsVersionError,
 )
-from mxcubecore_lims.mxlims._base import MxlimsObject, Ref, split_key
+from mxcubecore_lims.mxlims._base import MxlimsObject, Ref
 from mxcubecore_lims.mxlims._pointers import pointer, pointer_of_error
 from mxcubecore_lims.mxlims.types import CYCLE_LINKS, TYPES
 
@@ -62,9 +62,9 @@ class MxlimsDocument:
         type_name = obj.mxlims_type
         bucket = self.objects.setdefault(type_name, {})
         if key is None:
-            taken = {parsed[1] for k in bucket if (parsed := split_key(k)) and parsed[0] == type_name}
+            # A dict look-up per candidate: documents of thousands of objects are built in linear time.
             number = len(bucket) + 1
-            while number in taken:
+            while f"{type_name}{number}" in bucket:
                 number += 1
             key = f"{type_name}{number}"
         if key in bucket:
