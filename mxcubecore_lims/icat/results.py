@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from mxcubecore_lims.icat.gateway import IcatGateway
-from mxcubecore_lims.mxlims.reading import SessionProcessing, SessionScan, SessionSweep
+from mxcubecore_lims.mxlims.reading import SessionProcessing, SessionScan, SessionSweep, as_datetime, as_float, as_int
 
 __all__ = [
     "COLLECTION_SCAN_TYPES",
@@ -77,29 +77,6 @@ def _parameters(dataset: Any) -> dict[str, Any]:
     return values
 
 
-def _float(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _int(value: Any) -> int | None:
-    number = _float(value)
-    return int(number) if number is not None else None
-
-
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if value in (None, ""):
-        return None
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
 def _prefix_and_run(name: str, template: str | None) -> tuple[str | None, int | None]:
     """``lyso_1`` (``<prefix>_<run>``, mxcubecore's dataset naming) -> (``lyso``, 1)."""
     stem, _, run = name.rpartition("_")
@@ -122,30 +99,30 @@ def sweep_from_dataset(dataset: Any) -> SessionSweep | None:
     prefix, run = _prefix_and_run(str(dataset.name), template)
     sample = getattr(dataset, "sample", None)
     sample_id = getattr(sample, "id", None) or params.get("MX_lims_sample_id")
-    size_x, size_y = _float(params.get("MX_beamSizeAtSampleX")), _float(params.get("MX_beamSizeAtSampleY"))
+    size_x, size_y = as_float(params.get("MX_beamSizeAtSampleX")), as_float(params.get("MX_beamSizeAtSampleY"))
     files = sorted(str(f.location or f.name) for f in getattr(dataset, "datafiles", None) or [])
     complete = getattr(dataset, "complete", None)
     workflow = params.get("Workflow_id")
     return SessionSweep(
         lims_id=str(dataset.id),
         group_id=f"workflow-{workflow}" if workflow else f"dataset-{dataset.id}",
-        sample_id=str(_int(sample_id)) if _int(sample_id) is not None else None,
+        sample_id=str(as_int(sample_id)) if as_int(sample_id) is not None else None,
         experiment_type=params.get("MX_experimentType"),
-        start=_moment(getattr(dataset, "startDate", None)),
-        end=_moment(getattr(dataset, "endDate", None)),
+        start=as_datetime(getattr(dataset, "startDate", None)),
+        end=as_datetime(getattr(dataset, "endDate", None)),
         succeeded=None if complete is None else bool(complete),
         status=params.get("MX_status"),
         axis=str(params.get("MX_rotation_axis") or "omega"),
-        axis_start=_float(params.get("MX_oscillationStart")),
-        image_width=_float(params.get("MX_oscillationRange")),
-        number_images=_int(params.get("MX_numberOfImages")),
-        first_image_number=_int(params.get("MX_startImageNumber")),
-        exposure_time=_float(params.get("MX_exposureTime")),
-        energy_kev=_float(params.get("InstrumentMonochromator_energy")),
-        wavelength=_float(params.get("MX_wavelength") or params.get("InstrumentMonochromator_wavelength")),
-        transmission=_float(params.get("MX_transmission")),
-        resolution=_float(params.get("MX_resolution")),
-        detector_distance=_float(params.get("MX_detectorDistance")),
+        axis_start=as_float(params.get("MX_oscillationStart")),
+        image_width=as_float(params.get("MX_oscillationRange")),
+        number_images=as_int(params.get("MX_numberOfImages")),
+        first_image_number=as_int(params.get("MX_startImageNumber")),
+        exposure_time=as_float(params.get("MX_exposureTime")),
+        energy_kev=as_float(params.get("InstrumentMonochromator_energy")),
+        wavelength=as_float(params.get("MX_wavelength") or params.get("InstrumentMonochromator_wavelength")),
+        transmission=as_float(params.get("MX_transmission")),
+        resolution=as_float(params.get("MX_resolution")),
+        detector_distance=as_float(params.get("MX_detectorDistance")),
         beam_size=(size_x, size_y) if size_x and size_y else None,
         beam_shape=params.get("MX_beamShape"),
         directory=params.get("MX_directory") or getattr(dataset, "location", None),
@@ -173,17 +150,17 @@ def processing_from_dataset(dataset: Any, collections: Iterable[Any]) -> Session
         values = {
             key: number
             for key, name in _SHELL_PARAMETERS.items()
-            if (number := _float(params.get(f"{PROCESSING_PREFIX}Scaling_{shell}_{name}"))) is not None
+            if (number := as_float(params.get(f"{PROCESSING_PREFIX}Scaling_{shell}_{name}"))) is not None
         }
         if values:
             shells[shell] = values
-    edges = [_float(params.get(f"{PROCESSING_PREFIX}cell_{x}")) for x in ("a", "b", "c", "alpha", "beta", "gamma")]
+    edges = [as_float(params.get(f"{PROCESSING_PREFIX}cell_{x}")) for x in ("a", "b", "c", "alpha", "beta", "gamma")]
     known = [v for v in edges if v is not None]
     cell = (known[0], known[1], known[2], known[3], known[4], known[5]) if len(known) == 6 else None
     extra: dict[str, Any] = {
         f"{shell}CcHalf": value
         for shell in ("overall", "inner", "outer")
-        if (value := _float(params.get(f"{PROCESSING_PREFIX}Scaling_{shell}_cc_half"))) is not None
+        if (value := as_float(params.get(f"{PROCESSING_PREFIX}Scaling_{shell}_cc_half"))) is not None
     }
     if params.get(f"{PROCESSING_PREFIX}anomalous") is not None:
         extra["anomalous"] = str(params[f"{PROCESSING_PREFIX}anomalous"])
@@ -193,8 +170,8 @@ def processing_from_dataset(dataset: Any, collections: Iterable[Any]) -> Session
         input_ids=_inputs(dataset, params, collections),
         program=str(dataset.name),
         succeeded=None if complete is None else bool(complete),
-        start=_moment(getattr(dataset, "startDate", None)),
-        end=_moment(getattr(dataset, "endDate", None)),
+        start=as_datetime(getattr(dataset, "startDate", None)),
+        end=as_datetime(getattr(dataset, "endDate", None)),
         space_group=params.get(f"{PROCESSING_PREFIX}space_group"),
         unit_cell=cell,
         shells=shells,
@@ -228,9 +205,9 @@ def scan_from_dataset(dataset: Any) -> SessionScan | None:
         lims_id=str(dataset.id),
         kind=kind,
         name=str(dataset.name),
-        sample_id=str(_int(sample_id)) if _int(sample_id) is not None else None,
-        start=_moment(getattr(dataset, "startDate", None)),
-        end=_moment(getattr(dataset, "endDate", None)),
+        sample_id=str(as_int(sample_id)) if as_int(sample_id) is not None else None,
+        start=as_datetime(getattr(dataset, "startDate", None)),
+        end=as_datetime(getattr(dataset, "endDate", None)),
         values={k[3:]: v for k, v in params.items() if k.startswith("MX_") and k != "MX_scanType"},
         files=tuple(sorted(str(f.location or f.name) for f in getattr(dataset, "datafiles", None) or [])),
     )

@@ -28,40 +28,9 @@ from mxcubecore_lims.errors import LimsDataError
 from mxcubecore_lims.ispyb import value_objects as vo
 from mxcubecore_lims.ispyb.services import IspybServices
 from mxcubecore_lims.model import Sample
-from mxcubecore_lims.mxlims.reading import SessionInfo, SessionReading, SessionSweep
+from mxcubecore_lims.mxlims.reading import SessionInfo, SessionReading, SessionSweep, as_datetime, as_float, as_int
 
 __all__ = ["UNREADABLE", "IspybSessionReader", "read_session", "sweeps_from_rows"]
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _int(value: Any) -> int | None:
-    number = _float(value)
-    return int(number) if number is not None else None
-
-
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if value in (None, ""):
-        return None
-    text = str(value)
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    # Gson's default date format, as real ISPyB writes it (e.g. "Dec 3, 2026 10:15:00 PM").
-    for pattern in ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y, %I:%M:%S %p"):
-        try:
-            return datetime.strptime(text.replace("\u202f", " "), pattern)
-        except ValueError:
-            continue
-    return None
 
 
 def _succeeded(status: Any) -> bool | None:
@@ -75,32 +44,32 @@ def _sweep(row: Mapping[str, Any], images: list[str]) -> SessionSweep:
     def col(name: str) -> Any:
         return row.get(f"DataCollection_{name}")
 
-    size_x, size_y = _float(col("beamSizeAtSampleX")), _float(col("beamSizeAtSampleY"))
+    size_x, size_y = as_float(col("beamSizeAtSampleX")), as_float(col("beamSizeAtSampleY"))
     template = col("fileTemplate")
     return SessionSweep(
         lims_id=str(col("dataCollectionId")),
         group_id=str(row.get("DataCollectionGroup_dataCollectionGroupId")),
         sample_id=str(row["BLSample_blSampleId"]) if row.get("BLSample_blSampleId") is not None else None,
         experiment_type=row.get("DataCollectionGroup_experimentType"),
-        start=_moment(col("startTime")),
-        end=_moment(col("endTime")),
+        start=as_datetime(col("startTime")),
+        end=as_datetime(col("endTime")),
         succeeded=_succeeded(col("runStatus")),
         status=col("runStatus"),
         axis=str(col("rotationAxis") or "omega"),
-        axis_start=_float(col("axisStart")),
-        image_width=_float(col("axisRange")),
-        number_images=_int(col("numberOfImages")),
-        first_image_number=_int(col("startImageNumber")),
-        exposure_time=_float(col("exposureTime")),
-        wavelength=_float(col("wavelength")),
-        transmission=_float(col("transmission")),
-        resolution=_float(col("resolution")),
-        detector_distance=_float(col("detectorDistance")),
+        axis_start=as_float(col("axisStart")),
+        image_width=as_float(col("axisRange")),
+        number_images=as_int(col("numberOfImages")),
+        first_image_number=as_int(col("startImageNumber")),
+        exposure_time=as_float(col("exposureTime")),
+        wavelength=as_float(col("wavelength")),
+        transmission=as_float(col("transmission")),
+        resolution=as_float(col("resolution")),
+        detector_distance=as_float(col("detectorDistance")),
         beam_size=(size_x, size_y) if size_x and size_y else None,
         beam_shape=col("beamShape"),
         directory=col("imageDirectory"),
         prefix=col("imagePrefix"),
-        run_number=_int(col("dataCollectionNumber")),
+        run_number=as_int(col("dataCollectionNumber")),
         filename_template=template,
         file_type=col("imageSuffix") or (str(template).rsplit(".", 1)[-1] if template and "." in template else None),
         images=tuple(images),
@@ -114,8 +83,8 @@ def sweeps_from_rows(rows: Iterable[Mapping[str, Any]], session_id: int) -> list
     first: dict[int, Mapping[str, Any]] = {}
     images: dict[int, list[str]] = {}
     for row in rows:
-        collection = _int(row.get("DataCollection_dataCollectionId"))
-        if collection is None or _int(row.get("DataCollectionGroup_sessionId")) != int(session_id):
+        collection = as_int(row.get("DataCollection_dataCollectionId"))
+        if collection is None or as_int(row.get("DataCollectionGroup_sessionId")) != int(session_id):
             continue
         first.setdefault(collection, row)
         name, location = row.get("Image_fileName"), row.get("Image_fileLocation")
@@ -234,7 +203,7 @@ def read_session(reader: IspybSessionReader, session_id: int, default_beamline: 
         samples,
         reader.sweeps(int(session_id), shippings),
         users=[str(operator)] if operator else [],
-        start=_moment(session.get("startDate")),
-        end=_moment(session.get("endDate")),
+        start=as_datetime(session.get("startDate")),
+        end=as_datetime(session.get("endDate")),
         unread=dict(UNREADABLE),
     )

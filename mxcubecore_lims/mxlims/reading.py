@@ -18,6 +18,9 @@ __all__ = [
     "SessionReading",
     "SessionScan",
     "SessionSweep",
+    "as_datetime",
+    "as_float",
+    "as_int",
 ]
 
 
@@ -206,3 +209,43 @@ class SessionReading:
     start: datetime | None = None
     end: datetime | None = None
     unread: dict[str, str] = field(default_factory=dict)
+
+
+# -- LIMS values, as every reader converts them ---------------------------------
+
+#: Date formats besides ISO 8601: Gson's default, as real ISPyB writes dates in its JSON
+#: answers (e.g. "Dec 3, 2026 10:15:00 PM").
+_OTHER_DATE_FORMATS = ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y, %I:%M:%S %p")
+
+
+def as_float(value: Any) -> float | None:
+    """A LIMS value as a number, or None (missing, empty or not a number)."""
+    try:
+        return float(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
+def as_int(value: Any) -> int | None:
+    """A LIMS value as an integer, or None."""
+    number = as_float(value)
+    return int(number) if number is not None else None
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A LIMS value as a date-time (ISO 8601, or Gson's default format), or None."""
+    if isinstance(value, datetime):
+        return value
+    if value in (None, ""):
+        return None
+    text = str(value).replace("\u202f", " ")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    for pattern in _OTHER_DATE_FORMATS:
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    return None

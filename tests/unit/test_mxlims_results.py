@@ -160,3 +160,13 @@ def test_a_processing_result_without_shell_limits_or_known_inputs_is_kept_withou
     assert made.reflection_statistics_overall is None  # MXLIMS needs a shell's limits
     assert made.reflection_statistics_shells is not None
     assert made.reflection_statistics_shells[0].resolution_limits == [1.7, 1.6]
+
+
+def test_lims_values_convert_as_every_reader_needs() -> None:
+    from mxcubecore_lims.mxlims.reading import as_datetime, as_float, as_int
+
+    assert (as_float("0.5"), as_float(""), as_float(None), as_float("x")) == (0.5, None, None, None)
+    assert (as_int("3.0"), as_int(None)) == (3, None)
+    assert as_datetime("2026-12-03T22:05:00") == datetime(2026, 12, 3, 22, 5)
+    assert as_datetime("Dec 3, 2026 10:15:00 PM") == datetime(2026, 12, 3, 22, 15)  # Gson, as ISPyB writes
+    assert as_datetime("yesterday") is None and as_datetime("") is None
