@@ -39,8 +39,10 @@ implements, and the samples.
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +112,17 @@ class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstr
     #: Start each journal's background replay at init (the ``outbox status``
     #: command turns it off: looking must not deliver).
     auto_replay = True
+
+    @classmethod
+    @contextlib.contextmanager
+    def replay_off(cls) -> Iterator[None]:
+        """LIMS objects loaded meanwhile start no background replay (commands that only look)."""
+        before = AbstractLims.auto_replay
+        AbstractLims.auto_replay = False
+        try:
+            yield
+        finally:
+            AbstractLims.auto_replay = before
 
     def __init__(self, name: str) -> None:
         super().__init__(name)

@@ -197,10 +197,10 @@ def run_outbox(args: argparse.Namespace) -> int:
     from mxcubecore_lims.config.loader import load_beamline
     from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims
 
-    # Looking must not deliver: no background replay in this process.
-    AbstractLims.auto_replay = False
     found: dict[int, tuple[str, AbstractLims]] = {}
-    graph = load_beamline([Path(args.config), *(args.lookup or [])])
+    # Looking must not deliver: the objects loaded here start no background replay.
+    with AbstractLims.replay_off():
+        graph = load_beamline([Path(args.config), *(args.lookup or [])])
     try:
         for _depth, role, entry in graph.walk():
             if isinstance(entry.obj, AbstractLims) and entry.obj.outbox is not None and id(entry.obj) not in found:

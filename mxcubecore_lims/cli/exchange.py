@@ -43,9 +43,10 @@ def run_record(args: argparse.Namespace) -> int:
     from mxcubecore_lims.record.builder import build_record
     from mxcubecore_lims.record.writer import write_record
 
-    AbstractLims.auto_replay = False  # looking at the journals must not deliver them
+    config = [args.config, *(args.lookup or [])]
     try:
-        with configured_lims([args.config, *(args.lookup or [])], args.user, None, args.session, choose=False) as lims:
+        # Looking at the journals must not deliver them.
+        with AbstractLims.replay_off(), configured_lims(config, args.user, None, args.session, choose=False) as lims:
             record = build_record(lims, args.session)
     except LimsConfigError:
         raise  # main() prints it and exits 2

@@ -186,3 +186,11 @@ def test_the_record_command_writes_the_report_of_a_session_another_process_colle
     assert "alice-pw" not in report.read_text(encoding="utf-8") + captured.out + captured.err
     monkeypatch.setenv("MXCUBECORE_LIMS_PASSWORD", "wrong")
     assert main([*argv, "-o", str(report)]) == 1
+
+
+def test_looking_at_the_journals_leaves_replay_on_for_objects_loaded_later() -> None:
+    from mxcubecore_lims.HardwareObjects.AbstractLims import AbstractLims
+
+    with AbstractLims.replay_off():
+        assert AbstractLims.auto_replay is False
+    assert AbstractLims.auto_replay is True  # the record command used to switch it off for good
