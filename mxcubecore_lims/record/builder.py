@@ -23,7 +23,7 @@ from typing import Any
 from mxcubecore_lims.errors import LimsError
 from mxcubecore_lims.lims.outbox_wiring import DELIVERIES
 from mxcubecore_lims.record.journal import JournalAccount, account_of
-from mxcubecore_lims.record.model import SessionRecord
+from mxcubecore_lims.record.model import SessionRecord, naive
 
 __all__ = ["build_record"]
 
@@ -102,13 +102,7 @@ def _add_journalled_collections(record: SessionRecord, member: Any, account: Jou
         journalled = account.images.get(sweep.lims_id)
         if journalled and not sweep.images:
             record.reading.sweeps[index] = replace(sweep, images=tuple(sorted(journalled)))
-    record.reading.sweeps.sort(key=lambda s: (_naive(s.start), s.lims_id))
-
-
-def _naive(moment: datetime | None) -> datetime:
-    if moment is None:
-        return datetime.min
-    return moment.astimezone().replace(tzinfo=None) if moment.tzinfo is not None else moment
+    record.reading.sweeps.sort(key=lambda s: (naive(s.start) if s.start else datetime.min, s.lims_id))
 
 
 def _merge(record: SessionRecord, account: JournalAccount) -> None:

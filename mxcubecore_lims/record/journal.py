@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from mxcubecore_lims.mxlims.reading import as_datetime
 from mxcubecore_lims.outbox.records import DEFERRED_MARK, DELIVERED, FAILED, PENDING, Delivery, Record
 from mxcubecore_lims.record.model import DeliveredId, JournalEntry, RobotEvent
 
@@ -100,15 +101,6 @@ def _entry(lims: str, record: Record) -> JournalEntry:
     )
 
 
-def _when(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
-
-
 def _collection_id(outbox: OutboxLike, value: Any) -> str | None:
     try:
         number = int(value)
@@ -178,7 +170,7 @@ def account_of(
             action = payload["action"]
             account.robot_events.append(
                 RobotEvent(
-                    when=_when(action.get("startTime")),
+                    when=as_datetime(action.get("startTime")),
                     action=str(action.get("actionType") or "?"),
                     sample=str(action.get("blSampleId") or action.get("sampleBarcode") or "?"),
                     status=str(action.get("status") or ""),

@@ -16,7 +16,7 @@ from typing import Any
 
 from mxcubecore_lims.mxlims.reading import SessionReading, SessionSweep
 
-__all__ = ["DeliveredId", "JournalEntry", "RobotEvent", "SessionRecord", "TimelineEvent"]
+__all__ = ["DeliveredId", "JournalEntry", "RobotEvent", "SessionRecord", "TimelineEvent", "naive"]
 
 
 @dataclass(frozen=True)
@@ -169,9 +169,9 @@ class SessionRecord:
             first, last = min(e.created for e in entries), max(e.created for e in entries)
             title = f"{lims}: {len(entries)} write(s) made from {first:%H:%M:%S} to {last:%H:%M:%S} waited for the LIMS, then were delivered"
             events.append(TimelineEvent(last, "replay", title, True))
-        return sorted(events, key=lambda e: _naive(e.when))
+        return sorted(events, key=lambda e: naive(e.when))
 
 
-def _naive(moment: datetime) -> datetime:
+def naive(moment: datetime) -> datetime:
     """Naive local time, so aware and naive moments sort together."""
     return moment.astimezone().replace(tzinfo=None) if moment.tzinfo is not None else moment
