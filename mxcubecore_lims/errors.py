@@ -13,7 +13,8 @@ Families:
 * :class:`LimsAuthorizationError` - what you may do: no session, not on the
   investigation.
 * :class:`LimsUnavailableError` - the server could not be reached in time.
-* Per backend: :class:`IspybError`, :class:`IcatError`, :class:`LdapError`.
+* Per backend: :class:`IspybError`, :class:`IcatError`, :class:`LdapError`,
+  :class:`BrokerError` (the STOMP broker of the ``delivery: broker`` route).
 
 mxcubecore's own ``LimsMetadataGatherError``, ``LimsMetadataWriteError`` and
 ``LimsMetadataUploadError`` are subclassed here together with our root, so
@@ -26,62 +27,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-
-__all__ = [
-    "LimsError",
-    # configuration
-    "LimsConfigError",
-    "ConfigSyntaxError",
-    "ConfigFileNotFoundError",
-    "ConfigAmbiguousFileError",
-    "ConfigCycleError",
-    "ConfigClassError",
-    "ConfigInitError",
-    "ConfigValueError",
-    "ConfigUndeclaredPropertyError",
-    "SecretReferenceError",
-    # data
-    "LimsDataError",
-    # MXLIMS documents and shipment spreadsheets
-    "MxlimsError",
-    "MxlimsDocumentError",
-    "MxlimsVersionError",
-    "MxlimsSchemaError",
-    "MxlimsReferenceError",
-    "MxlimsCycleError",
-    "MxlimsInvalidDocumentError",
-    "MxlimsSpreadsheetError",
-    "MxlimsShipmentError",
-    # access
-    "LimsAuthenticationError",
-    "LimsUnknownUserError",
-    "LimsAuthorizationError",
-    "LimsNoSessionError",
-    "LimsUnavailableError",
-    "LimsNotSupportedError",
-    # backends
-    "IspybError",
-    "IspybFaultError",
-    "IspybUnavailableError",
-    "IspybCredentialsError",
-    "IcatError",
-    "IcatFaultError",
-    "IcatObjectExistsError",
-    "IcatPrivilegesError",
-    "IcatSessionError",
-    "IcatUnavailableError",
-    "LdapError",
-    "LdapInvalidInputError",
-    "LdapInvalidCredentialsError",
-    "LdapUnknownUserError",
-    "LdapNotInGroupError",
-    "LdapUnavailableError",
-    "LdapConfigError",
-    # mxcubecore's metadata errors, reachable from our root
-    "LimsMetadataGatherError",
-    "LimsMetadataWriteError",
-    "LimsMetadataUploadError",
-]
 
 
 def _where(file: str | Path | None, line: int | None) -> str:
@@ -443,6 +388,37 @@ class IcatUnavailableError(IcatError, LimsUnavailableError):
     """ICAT did not answer (connection refused, timeout, not an ICAT server)."""
 
 
+class BrokerError(LimsError):
+    """The message broker (STOMP) reported an error."""
+
+
+class BrokerUnavailableError(BrokerError, LimsUnavailableError):
+    """No broker answered in time, or the connection was lost before a receipt."""
+
+
+class BrokerAuthenticationError(BrokerError, LimsAuthenticationError):
+    """The broker refused the login (wrong ``broker_username``/``broker_password``)."""
+
+
+class BrokerRefusedError(BrokerError):
+    """The broker answered a frame with ERROR (a bad destination, a refused send).
+
+    Attributes:
+        frame_message: The ERROR frame's ``message`` header.
+    """
+
+    def __init__(self, reason: str, frame_message: str = "") -> None:
+        self.frame_message = frame_message
+        super().__init__(reason)
+
+
+class BrokerMessageError(BrokerError, LimsDataError):
+    """A message taken from the broker does not fit its type (malformed, unknown type).
+
+    It goes to the dead-letter queue with this reason.
+    """
+
+
 class LdapError(LimsError):
     """Authentication through LDAP failed."""
 
@@ -496,3 +472,10 @@ def __getattr__(name: str) -> type:
             {"__module__": __name__, "__doc__": core_class.__doc__},
         )
     return _created[name]
+
+
+#: Every error class above, and mxcubecore's metadata errors (made on first access).
+__all__ = [
+    *(name for name, value in list(globals().items()) if isinstance(value, type) and issubclass(value, Exception)),
+    *_METADATA_ERRORS,
+]

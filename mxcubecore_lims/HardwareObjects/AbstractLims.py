@@ -44,13 +44,14 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 from mxcubecore.HardwareObjects.abstract import AbstractLims as core_abstract_lims
 
 from mxcubecore_lims.errors import LimsNotSupportedError, MxlimsShipmentError
 from mxcubecore_lims.lims import Id, LegacyDict
+from mxcubecore_lims.lims.broker_route import BrokerRoute
 from mxcubecore_lims.lims.collection_writes import CollectionWrites
 from mxcubecore_lims.lims.outbox_wiring import DELIVERIES, state_directory
 from mxcubecore_lims.lims.record_writes import RecordWrites
@@ -71,7 +72,9 @@ __all__ = ["DELIVERIES", "AbstractLims", "Id", "LegacyDict", "state_directory"]
 log = logging.getLogger(__name__)
 
 
-class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstract_lims.AbstractLims, abc.ABC):
+class AbstractLims(
+    SessionManagement, BrokerRoute, CollectionWrites, RecordWrites, core_abstract_lims.AbstractLims, abc.ABC
+):
     """Interface and shared session logic of every LIMS hardware object.
 
     Attributes:
@@ -99,6 +102,24 @@ class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstr
         """Build the session record (HTML report and MXLIMS results) when a session ends, in the background."""
         session_record_directory: str | None = None
         """Where it goes; default the session object's base data directory (next to the session's data)."""
+        delivery: Literal["direct", "broker"] = "direct"
+        """``direct``: the LIMS object writes to its LIMS; ``broker``: it publishes, ingesters write."""
+        broker_urls: list[str] = []
+        """Broker URLs for ``delivery: broker``, tried in order: ``stomp://host:61613``, ``stomp+ssl://host:61614``."""
+        broker_username: str | None = None
+        """Broker login (ActiveMQ user); none for a broker without authentication."""
+        broker_password: str | None = None
+        """Its password: write ``${env:NAME}`` or ``${file:PATH}`` rather than the value."""
+        broker_queue: str = "/queue/mxcubecore-lims.writes"
+        """Queue of the journalled writes other than ICAT datasets."""
+        broker_icat_queue: str = "/queue/icatIngest"
+        """Queue of ICAT datasets (pyicat-plus's format and default queue, which ESRF's ingesters read)."""
+        broker_ca_file: str | None = None
+        """CA bundle verifying a ``stomp+ssl`` broker (default: the system's)."""
+        broker_tls_verify: bool = True
+        """Verify the broker's TLS certificate and host name."""
+        broker_receipt_timeout: float = 10.0
+        """Seconds to wait for the broker to confirm a message (then the record waits in the outbox)."""
         site_domain: str = "localhost.localdomain"
         """Your site's domain name (e.g. ``esrf.fr``): the key of LIMS ids in MXLIMS documents."""
 
@@ -141,8 +162,9 @@ class AbstractLims(SessionManagement, CollectionWrites, RecordWrites, core_abstr
             log.debug("%s: no session object yet; beamline name resolved on first use", self.name)
         if self.config.outbox:
             self.outbox = self._create_outbox()
-            if AbstractLims.auto_replay:
-                self.outbox.start()
+        self._start_broker_route()
+        if self.outbox is not None and AbstractLims.auto_replay:
+            self.outbox.start()
 
     # ------------------------------------------------------ identity, state
 

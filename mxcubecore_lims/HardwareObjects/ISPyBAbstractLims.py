@@ -59,6 +59,10 @@ __all__ = ["ISPyBAbstractLims"]
 class ISPyBAbstractLims(AbstractLims):
     """ISPyB over SOAP: configuration, authentication, sessions, samples and storing."""
 
+    #: Written through the broker with ``delivery: broker``: ISPyB names a
+    #: collection by its files, so an ingester can tell what is already stored.
+    broker_kinds = frozenset({"data_collection", "data_collection_update", "data_collection_end", "image"})
+
     #: Roles this object looks up (shown by ``mxcubecore-lims describe``).
     CONFIG_ROLES = {
         "session": "the Session object (beamline name, proposal-code table); else HWR.beamline.session",
@@ -385,6 +389,12 @@ class ISPyBAbstractLims(AbstractLims):
                 return found, detector_id
         collection_id = self._ispyb.store_data_collection(collection, int(group_id), detector_id)
         return collection_id, detector_id
+
+    def find_collection_by_files(self, files: dict[str, Any]) -> int | None:
+        """The ISPyB collection whose images are ``directory``/``prefix``/``run_number``, or None."""
+        return self._ispyb.find_data_collection_by_files(
+            str(files["directory"]), str(files["prefix"]), int(files.get("run_number") or 1)
+        )
 
     @staticmethod
     def _group_of(collection: DataCollection, session_id: int) -> DataCollectionGroup:

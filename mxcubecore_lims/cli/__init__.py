@@ -17,6 +17,7 @@ Sub-commands:
 * ``web`` - mxcubeweb, the real client, on the emulated beamline with one of our LIMS objects.
 * ``mxlims validate|schema|sheet|import|export`` - MXLIMS documents: check them, shipments in, results out.
 * ``record`` - one session's record (HTML report, MXLIMS results) from the LIMS and the outbox.
+* ``ingest`` - take the LIMS writes of the broker route off the broker into ICAT and ISPyB.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mxcubecore_lims.cli.exchange import run_mxlims, run_record
+from mxcubecore_lims.cli.ingest import add_ingest_command
 from mxcubecore_lims.errors import LimsConfigError
 
 
@@ -387,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("-o", "--output", required=True, help="the HTML report to write")
     record.add_argument("--mxlims", help="also write the session's MXLIMS results document here")
     record.set_defaults(run=run_record)
+
+    add_ingest_command(commands)
 
     emulate = commands.add_parser("emulate", help="run an emulated LIMS-side server on loopback")
     servers = emulate.add_subparsers(dest="server", required=True)

@@ -185,6 +185,12 @@ class DatasetUploader:
                 log.warning("parameter %s: %r is not a number; not stored in ICAT", key, value)
                 return None
         elif kind.value_type == "DATE_AND_TIME":
+            if isinstance(value, str):
+                # Ingestion messages carry every value as text (ISO 8601 for dates).
+                try:
+                    value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+                except ValueError:
+                    pass
             if not isinstance(value, datetime):
                 log.warning("parameter %s: %r is not a date; not stored in ICAT", key, value)
                 return None

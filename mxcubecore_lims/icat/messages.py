@@ -15,8 +15,11 @@ Facts used (pyicat-plus 3.0.2, the version mxcubecore 2.149 pins;
   ``sample/name``, then one ``parameter`` (``name``, ``value``, all values
   text) per metadata key, the root fields repeated among them, plus
   ``machine``, ``software`` and ``complete``;
-* no datafiles are listed (the ingester finds them in ``location``), and there
-  is no message id: a dataset is known by its ``location``.
+* pyicat-plus lists no datafiles (the ingester finds them in ``location``),
+  though its schema (``models/xsd/dataset.py``) has ``datafile`` elements
+  (``location`` required, then ``size`` and parameters) between ``sample`` and
+  the parameters: ours list the images there;
+* there is no message id: a dataset is known by its ``location``.
 
 :func:`dataset_message` writes such a body from our :class:`DatasetRecord`
 (so a site can point our objects at the ingestion service it already has);
@@ -70,6 +73,8 @@ class IngestDataset:
         complete: Whether it finished normally.
         sample_name: The sample's name.
         parameters: Parameter name -> text value (as sent).
+        datafiles: Full paths of the files the message lists (``tns:datafile``); pyicat-plus
+            lists none, and the ingester then registers the files found in ``location``.
     """
 
     proposal: str
@@ -81,6 +86,7 @@ class IngestDataset:
     complete: bool
     sample_name: str | None
     parameters: dict[str, str] = field(default_factory=dict)
+    datafiles: tuple[str, ...] = ()
 
     @property
     def investigation_id(self) -> int | None:
@@ -131,6 +137,10 @@ def dataset_message(record: DatasetRecord, proposal: str, beamline: str, investi
     for key in _ROOT_FIELDS:
         etree.SubElement(root, f"{tns}{key}").text = roots[key]
     etree.SubElement(etree.SubElement(root, f"{tns}sample"), f"{tns}name").text = str(sample)
+    # The schema's datafile element (location required), which pyicat-plus's own
+    # publisher leaves out: with it, the ingester need not scan the directory.
+    for datafile in record.datafiles:
+        etree.SubElement(etree.SubElement(root, f"{tns}datafile"), f"{tns}location").text = datafile.location
     parameters: dict[str, str] = {k: _text(v) for k, v in record.parameters.items() if v is not None}
     parameters.update(
         {
@@ -198,6 +208,12 @@ def read_dataset_message(body: bytes | str) -> IngestDataset:
         if not name:
             raise LimsDataError("ingestion message", "parameter/name", None, "a parameter without a name")
         parameters[name] = child(element, "value") or ""
+    datafiles = []
+    for element in root.findall(f"{{{NAMESPACE}}}datafile"):
+        location = child(element, "location")
+        if not location:
+            raise LimsDataError("ingestion message", "datafile/location", location, "a datafile without a location")
+        datafiles.append(location)
     complete = (root.get("complete") or parameters.get("complete") or "true").strip().lower() != "false"
     return IngestDataset(
         proposal=str(values["investigation"]),
@@ -209,4 +225,5 @@ def read_dataset_message(body: bytes | str) -> IngestDataset:
         complete=complete,
         sample_name=child(sample, "name") if sample is not None else None,
         parameters=parameters,
+        datafiles=tuple(datafiles),
     )

@@ -18,6 +18,7 @@ from typing import Any, cast
 from mxcubecore_lims import errors
 from mxcubecore_lims.errors import IcatError, LimsConfigError, LimsDataError, LimsNoSessionError
 from mxcubecore_lims.icat.datasets import DatasetUploader, UploadResult
+from mxcubecore_lims.icat.messages import dataset_message
 from mxcubecore_lims.icat.metadata import (
     DatasetRecord,
     collection_record,
@@ -181,6 +182,17 @@ class IcatUploads(IcatSessions, CollectionWrites, RecordWrites):
                 # The dataset still goes to ICAT; the error is raised after.
                 self.log.error("metadata.json for %s not written: %s", record.name, error)
                 unwritten = error
+        if self.uses_broker:
+            # The ingestion service stores it; the message counts once the broker has it.
+            body = dataset_message(record, context.investigation_name, self.beamline_name, context.investigation_id)
+            self._publish_dataset(body, record.name)
+            self.log.info("dataset %s published for ingestion", record.name)
+            if unwritten is not None:
+                raise errors.LimsMetadataWriteError(
+                    f"dataset {record.name} is published, but metadata.json could not be written in "
+                    f"{record.location}: {unwritten}"
+                ) from unwritten
+            return UploadResult(self._new_local_id(), record.name, True)
         try:
             if self.uploader is None:  # init() builds it (this was an assert)
                 raise LimsConfigError(f"ICAT LIMS object '{self.name}' is not initialised")

@@ -88,7 +88,13 @@ class DeliveryLoop:
         # earlier attempt may have reached the LIMS (and looks before storing).
         self._journal.count_attempt(record.seq)
         steps = {k: v for k, v in record.progress.items() if k != DEFERRED_MARK}
-        checkpoint = Checkpoint(steps, record.attempts, lambda data: self._save_progress(record.seq, data))
+        checkpoint = Checkpoint(
+            steps,
+            record.attempts,
+            lambda data: self._save_progress(record.seq, data),
+            key=record.key,
+            provisional=record.provisional,
+        )
         flight = gevent.spawn(self._send_capped, record.kind, payload, checkpoint)
         self._in_flight[record.seq] = flight
         try:

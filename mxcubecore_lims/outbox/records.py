@@ -46,6 +46,9 @@ class Checkpoint:
     Attributes:
         previous_attempts: Attempts made before this one (0 on the first): a
             retry may look up what an unanswered request stored.
+        key: The record's idempotency key ("" outside a journal).
+        provisional: The provisional ids the caller was given for the record's
+            result (the broker route hands them on, as it never learns the LIMS's).
     """
 
     def __init__(
@@ -53,9 +56,14 @@ class Checkpoint:
         data: dict[str, Any] | None = None,
         previous_attempts: int = 0,
         persist: Callable[[dict[str, Any]], None] | None = None,
+        *,
+        key: str = "",
+        provisional: Sequence[int | None] | None = None,
     ) -> None:
         self.data: dict[str, Any] = dict(data or {})
         self.previous_attempts = previous_attempts
+        self.key = key
+        self.provisional: list[int | None] = list(provisional or [])
         self._persist = persist
 
     def get(self, key: str, default: Any = None) -> Any:
