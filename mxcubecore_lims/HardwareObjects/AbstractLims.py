@@ -123,6 +123,13 @@ class AbstractLims(
         site_domain: str = "localhost.localdomain"
         """Your site's domain name (e.g. ``esrf.fr``): the key of LIMS ids in MXLIMS documents."""
 
+        @pydantic.field_validator("broker_urls", mode="before")
+        @classmethod
+        def _split_urls(cls, value: Any) -> Any:
+            # XML gives "stomp://a:61613, stomp://b:61613" as one text; repeated leaves a list.
+            items = value if isinstance(value, (list, tuple)) else [value]
+            return [part for item in items if item for part in re.split(r"[,\s]+", str(item)) if part]
+
         @pydantic.field_validator("site_domain")
         @classmethod
         def _is_domain(cls, value: str) -> str:

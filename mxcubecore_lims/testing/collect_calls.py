@@ -13,7 +13,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CallTimer", "collect", "collection_dict", "image_name", "prefix_of", "wavelength_of"]
+import pytest
+
+__all__ = [
+    "CallTimer",
+    "assert_icat_has_each_once",
+    "collect",
+    "collection_dict",
+    "icat_investigation_id",
+    "icat_parameters",
+    "image_name",
+    "prefix_of",
+    "wavelength_of",
+]
 
 
 def prefix_of(number: int) -> str:
@@ -140,3 +152,46 @@ def collect(
     timed("update", lims.update_data_collection, dc)
     timed("finalize", lims.finalize_data_collection, dc)
     return collection_id
+
+
+# ---------------------------------------------------------------- reading the emulated ICAT back
+
+
+def icat_investigation_id(server: Any, name: str = "MX-415") -> str:
+    """The id of an emulated ICAT's investigation, as text (what ``set_active_session_by_id`` takes)."""
+    (row,) = server.store.find("Investigation", name=name)
+    return str(row["id"])
+
+
+def icat_parameters(server: Any, dataset_id: int) -> dict[str, Any]:
+    """DatasetParameters of a dataset: type name -> value; a name twice fails."""
+    values: dict[str, Any] = {}
+    for row in server.store.children("Dataset", dataset_id, "parameters"):
+        name = server.store.get("ParameterType", row["type"])["name"]
+        assert name not in values, f"parameter {name} stored twice"
+        values[name] = row["numericValue"] if row["stringValue"] is None else row["stringValue"]
+    return values
+
+
+def assert_icat_has_each_once(server: Any, numbers: range, images: int, data: Path) -> None:
+    """Every collection one Dataset, its datafiles = its images, its final parameters."""
+    datasets = server.store.rows("Dataset")
+    by_name = collections.Counter(d["name"] for d in datasets)
+    duplicated = {name: count for name, count in by_name.items() if count != 1}
+    assert not duplicated, f"datasets stored more than once: {duplicated}"
+    assert sorted(by_name) == sorted(f"{prefix_of(n)}_1" for n in numbers)
+    local_ids = set()
+    for dataset in datasets:
+        number = int(dataset["name"][1:4])
+        files = server.store.children("Dataset", dataset["id"], "datafiles")
+        assert sorted(f["name"] for f in files) == [image_name(number, n) for n in range(1, images + 1)], dataset[
+            "name"
+        ]
+        parameters = icat_parameters(server, dataset["id"])
+        assert parameters["MX_status"] == "Data collection successful"
+        assert parameters["MX_wavelength"] == pytest.approx(wavelength_of(number))
+        assert parameters["MX_directory"] == str(data / prefix_of(number))
+        assert parameters["MX_dataCollectionId"] > 0, "a provisional id reached ICAT"
+        local_ids.add(parameters["MX_dataCollectionId"])
+        assert (data / prefix_of(number) / "metadata.json").exists()
+    assert len(local_ids) == len(datasets), "two datasets share an MX_dataCollectionId"

@@ -22,9 +22,10 @@ from mxcubecore import HardwareRepository as HWR
 from mxcubecore_lims.config.loader import load_beamline
 from mxcubecore_lims.testing.collect_calls import (
     CallTimer,
+    assert_icat_has_each_once,
     collect,
     collection_dict,
-    image_name,
+    icat_investigation_id,
     prefix_of,
     wavelength_of,
 )
@@ -127,11 +128,6 @@ def ispyb_login(lims: Any) -> Any:
     return lims.set_active_session_by_id("mx415")
 
 
-def icat_investigation_id(server: Any, name: str = "MX-415") -> str:
-    (row,) = server.store.find("Investigation", name=name)
-    return str(row["id"])
-
-
 def icat_login(lims: Any, server: Any) -> tuple[Any, list[dict[str, Any]]]:
     """Alice logged in, MX-415 active, its samples read (as test_icat_lims.alice_on_mx415)."""
     lims.login("alice", "alice-pw", False)
@@ -224,40 +220,6 @@ def test_ispyb_burst_of_300_collections_survives_an_outage(tmp_path: Path, ispyb
     # While ISPyB was down no call waited for it (connection refused is quick; later ones only journal).
     assert down_timer.longest() < 3.5, down_timer.longest()
     print(f"burst {burst:.1f}s; longest call up {timer.longest():.2f}s, down {down_timer.longest():.2f}s")
-
-
-def icat_parameters(server: Any, dataset_id: int) -> dict[str, Any]:
-    """DatasetParameters of a dataset: type name -> value; a name twice fails."""
-    values: dict[str, Any] = {}
-    for row in server.store.children("Dataset", dataset_id, "parameters"):
-        name = server.store.get("ParameterType", row["type"])["name"]
-        assert name not in values, f"parameter {name} stored twice"
-        values[name] = row["numericValue"] if row["stringValue"] is None else row["stringValue"]
-    return values
-
-
-def assert_icat_has_each_once(server: Any, numbers: range, images: int, data: Path) -> None:
-    """Every collection one Dataset, its datafiles = its images, its final parameters."""
-    datasets = server.store.rows("Dataset")
-    by_name = collections.Counter(d["name"] for d in datasets)
-    duplicated = {name: count for name, count in by_name.items() if count != 1}
-    assert not duplicated, f"datasets stored more than once: {duplicated}"
-    assert sorted(by_name) == sorted(f"{prefix_of(n)}_1" for n in numbers)
-    local_ids = set()
-    for dataset in datasets:
-        number = int(dataset["name"][1:4])
-        files = server.store.children("Dataset", dataset["id"], "datafiles")
-        assert sorted(f["name"] for f in files) == [image_name(number, n) for n in range(1, images + 1)], dataset[
-            "name"
-        ]
-        parameters = icat_parameters(server, dataset["id"])
-        assert parameters["MX_status"] == "Data collection successful"
-        assert parameters["MX_wavelength"] == pytest.approx(wavelength_of(number))
-        assert parameters["MX_directory"] == str(data / prefix_of(number))
-        assert parameters["MX_dataCollectionId"] > 0, "a provisional id reached ICAT"
-        local_ids.add(parameters["MX_dataCollectionId"])
-        assert (data / prefix_of(number) / "metadata.json").exists()
-    assert len(local_ids) == len(datasets), "two datasets share an MX_dataCollectionId"
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,163 @@
+"""The broker route end to end: beamlines publishing through a real ActiveMQ, ingesters writing the LIMS.
+
+Every process is real: each beamline is its own Python process loading an
+ESRFLIMS (ICAT and ISPyB members, ``delivery: broker``) with our loader under
+gevent, making collections as mxcubecore's collect routine does; each
+ingester is ``mxcubecore-lims ingest``; the broker is Debian's ActiveMQ; the
+LIMS are the emulated ICAT and ISPyB, read back from their databases.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mxcubecore_lims.testing.burst import (
+    BrokerAccess,
+    IngesterPool,
+    beamline_config,
+    ingester_config,
+    start_publisher,
+)
+from mxcubecore_lims.testing.collect_calls import (
+    assert_icat_has_each_once,
+    icat_investigation_id,
+    image_name,
+    prefix_of,
+    wavelength_of,
+)
+
+pytestmark = [pytest.mark.integration]
+
+
+class Route:
+    """One broker, one emulated ICAT and ISPyB, publishers and an ingester pool, in ``tmp_path``."""
+
+    def __init__(self, tmp_path: Path, broker: Any, icat: Any, ispyb: Any) -> None:
+        self.tmp = tmp_path
+        self.broker = broker
+        self.icat = icat
+        self.ispyb = ispyb
+        self.access = BrokerAccess(broker.stomp_url, broker.username, broker.password)
+        self.data = tmp_path / "data"
+        self.logs = tmp_path / "logs"
+        self.logs.mkdir()
+        config = ingester_config(tmp_path / "ingest.yaml", self.access, icat_url=icat.url, ispyb_root=ispyb.root)
+        self.ingesters = IngesterPool(config, self.access, self.logs)
+        self.publishers: list[subprocess.Popen[bytes]] = []
+
+    def beamline(self, number: int) -> Path:
+        return beamline_config(
+            self.tmp / f"beamline-{number}",
+            "esrf",
+            broker=self.access,
+            icat_url=self.icat.url,
+            ispyb_root=self.ispyb.root,
+        )
+
+    def publish(self, number: int, first: int, count: int) -> subprocess.Popen[bytes]:
+        process = start_publisher(
+            self.beamline(number),
+            first=first,
+            count=count,
+            data=self.data,
+            investigation=icat_investigation_id(self.icat),
+            broker=self.access,
+            log=self.logs / f"publisher-{number}.log",
+        )
+        self.publishers.append(process)
+        return process
+
+    def publisher_log(self, number: int) -> str:
+        return (self.logs / f"publisher-{number}.log").read_text(encoding="utf-8", errors="replace")
+
+    def wait_publishers(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for number, process in enumerate(self.publishers):
+            status = process.wait(max(1.0, deadline - time.monotonic()))
+            assert status == 0, f"publisher {number} exited {status}:\n{self.publisher_log(number)[-3000:]}"
+
+    def wait_ingested(self, collections_expected: int, images: int, timeout: float) -> None:
+        """Until ISPyB holds every final collection and image and ICAT every dataset (or ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            finished = [
+                r for r in self.ispyb.store.rows("DataCollection") if r["runStatus"] == "Data collection successful"
+            ]
+            if (
+                len(finished) >= collections_expected
+                and len(self.ispyb.store.rows("Image")) >= collections_expected * images
+                and len(self.icat.store.rows("Dataset")) >= collections_expected
+            ):
+                time.sleep(1.0)  # anything still in flight lands (and would show as a duplicate)
+                return
+            for number, process in enumerate(self.ingesters.processes):
+                assert process.poll() is None, f"ingester {number} exited:\n{self.ingesters.log_of(number)[-3000:]}"
+            time.sleep(0.5)
+        raise AssertionError(
+            f"not ingested within {timeout:.0f} s: {len(self.ispyb.store.rows('DataCollection'))} collections, "
+            f"{len(self.ispyb.store.rows('Image'))} images, {len(self.icat.store.rows('Dataset'))} datasets"
+        )
+
+    def close(self) -> None:
+        for process in self.publishers:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self.ingesters.stop(timeout=10)
+
+
+@pytest.fixture
+def route(tmp_path: Path, activemq_factory: Any, icat_server_factory: Any, ispyb_server_factory: Any) -> Any:
+    broker = activemq_factory()
+    icat = icat_server_factory(db_path=tmp_path / "icat.sqlite")
+    ispyb = ispyb_server_factory(db_path=tmp_path / "ispyb.sqlite")
+    built = Route(tmp_path, broker, icat, ispyb)
+    yield built
+    built.close()
+
+
+def assert_ispyb_has_each_once(server: Any, numbers: range, images: int, data: Path) -> None:
+    """Every collection exactly once with its final values; its images once each, attached to it."""
+    rows = server.store.rows("DataCollection")
+    counts = collections.Counter(row["imagePrefix"] for row in rows)
+    twice = {prefix: n for prefix, n in counts.items() if n != 1}
+    assert not twice, f"collections stored more than once: {twice}"
+    assert sorted(counts) == sorted(prefix_of(n) for n in numbers)
+    by_id = {}
+    for row in rows:
+        number = int(row["imagePrefix"][1:])
+        by_id[row["dataCollectionId"]] = number
+        assert row["runStatus"] == "Data collection successful", row["imagePrefix"]
+        assert row["wavelength"] == pytest.approx(wavelength_of(number)), row["imagePrefix"]
+        assert row["imageDirectory"] == str(data / prefix_of(number))
+    image_rows = server.store.rows("Image")
+    names = collections.Counter(row["fileName"] for row in image_rows)
+    twice = {name: n for name, n in names.items() if n != 1}
+    assert not twice, f"images stored more than once: {twice}"
+    expected = sorted(image_name(n, i) for n in numbers for i in range(1, images + 1))
+    assert sorted(names) == expected
+    for row in image_rows:
+        assert row["fileName"].startswith(prefix_of(by_id[row["dataCollectionId"]]) + "_")
+
+
+def test_a_beamline_publishes_and_one_ingester_writes_both_lims(route: Route) -> None:
+    """20 collections through the broker: ISPyB and ICAT hold each once, final; SIGTERM ends the ingester cleanly."""
+    route.ingesters.start(1)
+    route.publish(0, first=0, count=20)
+    route.wait_publishers(timeout=180)
+    summary = [json.loads(line) for line in route.publisher_log(0).splitlines() if line.startswith("{")]
+    (published,) = [event for event in summary if event["event"] == "published"]
+    for status in published["outboxes"].values():
+        assert (status["pending"], status["failed"]) == (0, 0), status
+    route.wait_ingested(20, images=3, timeout=120)
+    assert_ispyb_has_each_once(route.ispyb, range(20), images=3, data=route.data)
+    assert_icat_has_each_once(route.icat, range(20), images=3, data=route.data)
+    assert route.ingesters.stop() == [0]
+    assert "stopped; " in route.ingesters.log_of(0)
