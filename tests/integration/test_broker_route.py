@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import collections
 import json
+import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -161,3 +163,45 @@ def test_a_beamline_publishes_and_one_ingester_writes_both_lims(route: Route) ->
     assert_icat_has_each_once(route.icat, range(20), images=3, data=route.data)
     assert route.ingesters.stop() == [0]
     assert "stopped; " in route.ingesters.log_of(0)
+
+
+#: Collections in a burst (the issue's 1,000; smaller to try things out locally).
+BURST = int(os.environ.get("MXCUBECORE_LIMS_BROKER_BURST", "1000"))
+PUBLISHERS = 4
+
+
+def start_burst(route: Route, ingesters: int = 3) -> range:
+    """``BURST`` collections from 4 publishing processes into ``ingesters`` ingesters."""
+    route.ingesters.start(ingesters)
+    share = BURST // PUBLISHERS
+    for number in range(PUBLISHERS):
+        route.publish(number, first=number * share, count=share)
+    return range(share * PUBLISHERS)
+
+
+def finish_burst(route: Route, numbers: range, timeout: float = 900) -> None:
+    route.wait_publishers(timeout=timeout)
+    route.wait_ingested(len(numbers), images=3, timeout=timeout)
+    assert_ispyb_has_each_once(route.ispyb, numbers, images=3, data=route.data)
+    assert_icat_has_each_once(route.icat, numbers, images=3, data=route.data, one_beamline=False)
+
+
+def written_by(route: Route, number: int) -> int:
+    """How many messages ingester ``number`` wrote, from its closing line."""
+    found = re.search(r"stopped; (\d+) written", route.ingesters.log_of(number))
+    assert found, route.ingesters.log_of(number)[-2000:]
+    return int(found.group(1))
+
+
+def test_burst_from_four_beamlines_into_three_ingesters_lands_once_each(route: Route) -> None:
+    """1,000 collections, 4 publishers, 3 ingesters: every collection, image and dataset once, final."""
+    started = time.monotonic()
+    numbers = start_burst(route)
+    finish_burst(route, numbers)
+    elapsed = time.monotonic() - started
+    statuses = route.ingesters.stop()
+    assert statuses == [0, 0, 0], statuses
+    written = [written_by(route, n) for n in range(3)]
+    # Every message was written by exactly one ingester: 7 ISPyB writes and 1 ICAT dataset per collection.
+    assert sum(written) == 8 * len(numbers), written
+    print(f"burst of {len(numbers)} in {elapsed:.0f} s; per ingester {written}")
