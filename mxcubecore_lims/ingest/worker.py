@@ -12,7 +12,8 @@ Any number of ingesters may consume the same queues, on any machine:
 * what the LIMS refuses is tried ``retries`` times, then moved to the
   dead-letter queue with the reason, in one broker transaction with its
   acknowledgement; a LIMS that does not answer is waited for (back-off), the
-  message kept in hand;
+  message kept in hand, while the other queue goes on (ISPyB's writes do not
+  wait for ICAT, nor ICAT's for ISPyB);
 * SIGTERM (or SIGINT) lets the message in hand finish and be acknowledged, or,
   while waiting for the LIMS, leaves it unacknowledged for another ingester;
   then the ingester disconnects and returns.
@@ -58,6 +59,16 @@ class IngestStats:
     by_queue: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class _Held:
+    """A message in hand, waiting for its retry."""
+
+    message: StompMessage
+    wait: float
+    due: float = 0.0
+    refusals: int = 0
+
+
 class Ingester:
     """Consumes the broker's LIMS messages and writes them.
 
@@ -88,6 +99,8 @@ class Ingester:
                 decode_write(message.body, ISPYB_KINDS)
             )
         self._connection: StompConnection | None = None
+        self._held: dict[str, _Held] = {}
+        self._finished = 0
         #: Whatever must live as long as the ingester (the loaded ISPyB object graph).
         self.keep_alive: Any = None
         self._icat = icat
@@ -118,35 +131,36 @@ class Ingester:
         """
         connection = self.settings.broker_settings().connection()
         connection.connect()
+        self._held.clear()  # their acknowledgement ids belonged to the old connection
         for queue in self._handlers:
             connection.subscribe(queue, ack="client-individual", prefetch=1)
         self._connection = connection
         log.info("%s: consuming %s from %s", self.name, ", ".join(self._handlers), connection.url)
 
     def run(self, max_messages: int | None = None) -> IngestStats:
-        """Consumes until stopped (or ``max_messages`` were handled).
+        """Consumes until stopped (or ``max_messages`` were written or dead-lettered).
 
         Raises:
-            BrokerAuthenticationError: The broker refused the login at start.
+            BrokerAuthenticationError: The broker refused the login (at start or
+                after a reconnection: it will not get better by retrying).
         """
         self.connect()
         wait = self.settings.retry_wait
-        handled = 0
         try:
-            while not self._stopping.is_set() and (max_messages is None or handled < max_messages):
+            while not self._stopping.is_set() and (max_messages is None or self._finished < max_messages):
                 try:
                     if self._connection is None:
                         self.connect()
                         wait = self.settings.retry_wait
-                    message = self._connection.receive(timeout=0.5) if self._connection else None
-                    if message is None:
-                        continue
-                    self._process(message)
-                    handled += 1
+                    self._retry_due()
+                    message = self._live().receive(timeout=self._receive_timeout())
+                    if message is not None:
+                        self._attempt(_Held(message, self.settings.retry_wait))
                 except BrokerAuthenticationError:
                     raise
                 except BrokerError as error:
-                    # Lost the broker (restarted, network): what was not acknowledged is redelivered.
+                    # Lost the broker (restarted, network): what was not acknowledged,
+                    # held messages included, is redelivered to whoever consumes next.
                     log.warning("%s: broker connection lost (%s); reconnecting in %.1f s", self.name, error, wait)
                     self._drop()
                     self.stats.reconnects += 1
@@ -157,6 +171,17 @@ class Ingester:
             if self._icat is not None:
                 self._icat.close()
         return self.stats
+
+    def _receive_timeout(self) -> float:
+        if not self._held:
+            return 0.5
+        due = min(held.due for held in self._held.values())
+        return max(0.0, min(0.5, due - time.monotonic()))
+
+    def _retry_due(self) -> None:
+        now = time.monotonic()
+        for held in [h for h in self._held.values() if h.due <= now]:
+            self._attempt(held)
 
     def _live(self) -> StompConnection:
         if self._connection is None:
@@ -176,42 +201,47 @@ class Ingester:
 
     # ------------------------------------------------------------ one message
 
-    def _process(self, message: StompMessage) -> None:
-        """Writes one message, then acknowledges it (or dead-letters it, or leaves it when stopping)."""
-        handler = self._handlers[message.destination]
-        refusals = 0
-        wait = self.settings.retry_wait
+    def _attempt(self, held: _Held) -> None:
+        """Writes one message, then acknowledges it; or dead-letters it; or holds it for a retry.
+
+        A held message keeps its queue's one prefetch slot: the broker sends
+        nothing more from that queue (so nothing of its group overtakes it)
+        while the other queue goes on.
+        """
+        message = held.message
         key = message.headers.get(KEY_HEADER) or message.message_id
-        while True:
-            try:
-                outcome = handler(message)
-            except LimsDataError as error:
-                # The message itself is wrong: no retry makes it right.
+        self._held.pop(message.destination, None)
+        try:
+            outcome = self._handlers[message.destination](message)
+        except LimsDataError as error:
+            # The message itself is wrong: no retry makes it right.
+            self._dead_letter(message, f"{type(error).__name__}: {error}")
+            return
+        except BrokerError:
+            raise
+        except Exception as error:
+            self.stats.retried += 1
+            if is_unavailable(error):
+                log.warning("%s: %s waits %.1f s, the LIMS does not answer: %s", self.name, key, held.wait, error)
+                held.due = time.monotonic() + held.wait
+                held.wait = min(self.settings.retry_wait_max, held.wait * 2)
+                self._held[message.destination] = held
+                return
+            if not isinstance(error, LimsError):
+                log.exception("%s: %s failed", self.name, key)
+            held.refusals += 1
+            if held.refusals >= self.settings.retries:
                 self._dead_letter(message, f"{type(error).__name__}: {error}")
                 return
-            except Exception as error:
-                if is_unavailable(error):
-                    self.stats.retried += 1
-                    log.warning("%s: %s waits, the LIMS does not answer: %s", self.name, key, error)
-                    if self._stopping.wait(wait):
-                        return  # not acknowledged: the broker gives it to another ingester
-                    wait = min(self.settings.retry_wait_max, wait * 2)
-                    continue
-                if not isinstance(error, LimsError):
-                    log.exception("%s: %s failed", self.name, key)
-                refusals += 1
-                self.stats.retried += 1
-                if refusals >= self.settings.retries:
-                    self._dead_letter(message, f"{type(error).__name__}: {error}")
-                    return
-                log.warning("%s: %s refused (%d of %d): %s", self.name, key, refusals, self.settings.retries, error)
-                time.sleep(min(wait, 1.0))
-                continue
-            self._live().ack(message)
-            self.stats.written += 1
-            self.stats.by_queue[message.destination] = self.stats.by_queue.get(message.destination, 0) + 1
-            log.info("%s: %s: %s", self.name, key, outcome)
+            log.warning("%s: %s refused (%d of %d): %s", self.name, key, held.refusals, self.settings.retries, error)
+            held.due = time.monotonic() + min(held.wait, 1.0)
+            self._held[message.destination] = held
             return
+        self._live().ack(message)
+        self._finished += 1
+        self.stats.written += 1
+        self.stats.by_queue[message.destination] = self.stats.by_queue.get(message.destination, 0) + 1
+        log.info("%s: %s: %s", self.name, key, outcome)
 
     def _dead_letter(self, message: StompMessage, reason: str) -> None:
         """Moves a message to the dead-letter queue with the reason, atomically with its acknowledgement."""
@@ -234,4 +264,5 @@ class Ingester:
         connection.send(self.settings.queues.dead_letter, message.body, headers, receipt=False, transaction=transaction)
         connection.ack(message, transaction=transaction)
         connection.commit(transaction)
+        self._finished += 1
         self.stats.dead_lettered += 1
