@@ -150,7 +150,9 @@ def _environment(password: str | None, extra: Mapping[str, str] | None = None) -
     return env
 
 
-def publisher_command(config: Path, *, first: int, count: int, data: Path, investigation: str = "") -> list[str]:
+def publisher_command(
+    config: Path, *, first: int, count: int, data: Path, investigation: str = "", drain_timeout: float = 600.0
+) -> list[str]:
     """The command line of one publishing beamline."""
     return [
         sys.executable,
@@ -167,16 +169,28 @@ def publisher_command(config: Path, *, first: int, count: int, data: Path, inves
         str(data),
         "--investigation",
         investigation,
+        "--drain-timeout",
+        str(drain_timeout),
     ]
 
 
 def start_publisher(
-    config: Path, *, first: int, count: int, data: Path, investigation: str, broker: BrokerAccess, log: Path
+    config: Path,
+    *,
+    first: int,
+    count: int,
+    data: Path,
+    investigation: str,
+    broker: BrokerAccess,
+    log: Path,
+    drain_timeout: float = 600.0,
 ) -> subprocess.Popen[bytes]:
     """Starts one publishing beamline; its output goes to ``log``."""
     handle = open(log, "ab")
     return subprocess.Popen(
-        publisher_command(config, first=first, count=count, data=data, investigation=investigation),
+        publisher_command(
+            config, first=first, count=count, data=data, investigation=investigation, drain_timeout=drain_timeout
+        ),
         stdout=handle,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

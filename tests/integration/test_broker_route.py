@@ -20,6 +20,16 @@ from typing import Any
 
 import pytest
 
+from mxcubecore_lims.broker.envelope import (
+    DEAD_LETTER_QUEUE,
+    ICAT_QUEUE,
+    REASON_HEADER,
+    WRITES_QUEUE,
+    WriteMessage,
+    encode_write,
+)
+from mxcubecore_lims.broker.settings import BrokerSettings
+from mxcubecore_lims.broker.stomp import StompConnection
 from mxcubecore_lims.testing.burst import (
     BrokerAccess,
     IngesterPool,
@@ -29,6 +39,7 @@ from mxcubecore_lims.testing.burst import (
 )
 from mxcubecore_lims.testing.collect_calls import (
     assert_icat_has_each_once,
+    collection_dict,
     icat_investigation_id,
     image_name,
     prefix_of,
@@ -75,6 +86,12 @@ class Route:
         )
         self.publishers.append(process)
         return process
+
+    def ingesters_settings_connection(self) -> StompConnection:
+        """A connected STOMP connection to the broker, as the test's own client."""
+        connection = BrokerSettings.of([self.broker.stomp_url], self.broker.username, self.broker.password).connection()
+        connection.connect()
+        return connection
 
     def publisher_log(self, number: int) -> str:
         return (self.logs / f"publisher-{number}.log").read_text(encoding="utf-8", errors="replace")
@@ -274,3 +291,166 @@ def test_icat_down_for_a_third_of_the_burst_holds_datasets_and_ispyb_goes_on(rou
     route.icat.start()
     finish_burst(route, numbers)
     assert route.ingesters.stop() == [0, 0, 0]
+
+
+def dead_letters(route: Route, timeout: float = 5.0) -> list[Any]:
+    """Everything in the dead-letter queue (taken off it)."""
+    connection = route.ingesters_settings_connection()
+    found = []
+    try:
+        connection.subscribe(DEAD_LETTER_QUEUE, ack="auto", prefetch=None)
+        while (message := connection.receive(timeout=timeout)) is not None:
+            found.append(message)
+    finally:
+        connection.disconnect()
+    return found
+
+
+def foreign_send(route: Route, destination: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+    """One message from a publisher that is not ours (our STOMP client, no envelope rules applied)."""
+    connection = route.ingesters_settings_connection()
+    try:
+        connection.send(destination, body, {"persistent": "true", **(headers or {})})
+    finally:
+        connection.disconnect()
+
+
+def poison_collection(data: Path) -> tuple[bytes, dict[str, str]]:
+    """A well-formed collection store that ISPyB refuses: its prefix is longer than ISPyB's column."""
+    dc = collection_dict(9999, data / "poison", 1)
+    dc["fileinfo"]["prefix"] = "p" * 150
+    return encode_write(
+        WriteMessage(
+            type="data_collection",
+            key="poison-1",
+            source="foreign",
+            provisional=[None, None],
+            payload={"collection": dc, "setup": None},
+        )
+    )
+
+
+def test_a_poison_message_goes_to_the_dead_letter_queue_and_the_burst_goes_on(route: Route) -> None:
+    """A store ISPyB refuses, mid-burst: tried ``retries`` times, dead-lettered with the reason; the rest lands."""
+    numbers = start_burst(route)
+    wait_until(lambda: finished_collections(route) >= BURST // 4, 600, "a quarter of the burst")
+    body, headers = poison_collection(route.data)
+    foreign_send(route, WRITES_QUEUE, body, headers)
+    finish_burst(route, numbers)
+    assert route.ingesters.stop() == [0, 0, 0]
+    (letter,) = dead_letters(route)
+    assert letter.headers["original-destination"] == WRITES_QUEUE
+    reason = letter.headers[REASON_HEADER]
+    assert "imagePrefix" in reason and "100" in reason, reason
+    assert json.loads(letter.body)["key"] == "poison-1"
+    refused = sum(route.ingesters.log_of(n).count("poison-1 refused") for n in range(3))
+    assert refused == 2, "tried 3 times (retries: 3): two refusals logged, then dead-lettered"
+
+
+def test_a_beamline_restarted_with_unconfirmed_messages_publishes_them_once(route: Route) -> None:
+    """The broker is down while a beamline makes its collections; it is killed, then started again."""
+    route.broker.stop()
+    share = BURST // PUBLISHERS
+    victim = route.publish(0, first=0, count=share)
+    wait_until(lambda: '"collected"' in route.publisher_log(0), 600, "the beamline's collections")
+    victim.kill()
+    victim.wait()
+    route.publishers.clear()
+    route.broker.start()
+    route.ingesters.start(3)
+    # The same beamline (configuration, journals) again, with nothing new to collect: its journal drains.
+    route.publish(0, first=0, count=0)
+    for number in range(1, PUBLISHERS):
+        route.publish(number, first=number * share, count=share)
+    finish_burst(route, range(share * PUBLISHERS))
+    assert route.ingesters.stop() == [0, 0, 0]
+
+
+# --------------------------------------------------------------------------
+# bad input
+
+
+def test_malformed_and_unknown_messages_are_dead_lettered_with_the_reason_and_ingesting_goes_on(
+    route: Route,
+) -> None:
+    """A foreign publisher's junk, on both queues; then a beamline's collections land as usual."""
+    route.ingesters.start(1)
+    good, _ = encode_write(WriteMessage(type="teleport", key="k-unknown", source="foreign", provisional=[], payload={}))
+    junk = {
+        "not JSON": (WRITES_QUEUE, b"\x00\xffnot json"),
+        "not a write": (WRITES_QUEUE, b'{"format": "somebody-else/2"}'),
+        "unknown type": (WRITES_QUEUE, good),
+        "no collection": (
+            WRITES_QUEUE,
+            encode_write(
+                WriteMessage(type="image", key="k-image", source="foreign", provisional=[None], payload={"image": {}})
+            )[0],
+        ),
+        "not XML": (ICAT_QUEUE, b"<tns:dataset"),
+        "no location": (
+            ICAT_QUEUE,
+            b'<?xml version="1.0"?><tns:dataset xmlns:tns="http://www.esrf.fr/icat"><tns:investigation>mx415'
+            b"</tns:investigation><tns:instrument>id30a1</tns:instrument><tns:name>x</tns:name></tns:dataset>",
+        ),
+        "no such investigation": (
+            ICAT_QUEUE,
+            b'<?xml version="1.0"?><tns:dataset xmlns:tns="http://www.esrf.fr/icat"><tns:investigation>nosuch-1'
+            b"</tns:investigation><tns:instrument>id30a1</tns:instrument><tns:name>x</tns:name>"
+            b"<tns:location>/data/x</tns:location></tns:dataset>",
+        ),
+    }
+    for name, (queue, body) in junk.items():
+        foreign_send(route, queue, body, {"test-case": name})
+    route.publish(0, first=0, count=3)
+    route.wait_publishers(timeout=180)
+    route.wait_ingested(3, images=3, timeout=120)
+    assert_ispyb_has_each_once(route.ispyb, range(3), images=3, data=route.data)
+    assert route.ingesters.stop() == [0]
+    reasons = {letter.headers["test-case"]: letter.headers[REASON_HEADER] for letter in dead_letters(route)}
+    assert sorted(reasons) == sorted(junk)
+    assert "not JSON" in reasons["not JSON"]
+    assert "WriteMessage.format" in reasons["not a write"]
+    assert "WriteMessage.type" in reasons["unknown type"] and "teleport" in reasons["unknown type"]
+    assert "collection_files" in reasons["no collection"]
+    assert "not XML" in reasons["not XML"]
+    assert "location" in reasons["no location"]
+    assert "nosuch-1" in reasons["no such investigation"]
+
+
+def test_a_wrong_broker_password_stops_the_ingester_at_start_with_a_clear_error(route: Route) -> None:
+    """Exit status 3 at once, the refusal named, the password nowhere; not a crash loop."""
+    wrong = BrokerAccess(route.access.url, route.access.username, "not-the-password")
+    config = ingester_config(route.tmp / "wrong.yaml", wrong, icat_url=route.icat.url)
+    pool = IngesterPool(config, wrong, route.logs)
+    (process,) = pool.start(1)
+    assert process.wait(60) == 3
+    output = pool.log_of(0)
+    assert "login refused, not retrying" in output and "password is invalid" in output, output
+    assert "not-the-password" not in output
+    assert output.count("connected to STOMP broker") == 0
+
+
+def test_a_beamline_with_a_wrong_broker_password_keeps_its_writes(route: Route) -> None:
+    """Its writes wait in the outbox (pending, not failed), and the log says why, without the password."""
+    wrong = BrokerAccess(route.access.url, route.access.username, "not-the-password")
+    config = beamline_config(
+        route.tmp / "wrong-beamline", "esrf", broker=wrong, icat_url=route.icat.url, ispyb_root=route.ispyb.root
+    )
+    process = start_publisher(
+        config,
+        first=0,
+        count=2,
+        data=route.data,
+        investigation=icat_investigation_id(route.icat),
+        broker=wrong,
+        log=route.logs / "wrong-publisher.log",
+        drain_timeout=15,
+    )
+    status = process.wait(300)
+    output = (route.logs / "wrong-publisher.log").read_text(encoding="utf-8")
+    assert status == 1, output[-3000:]  # it gave up waiting with writes pending
+    (published,) = [json.loads(line) for line in output.splitlines() if line.startswith('{"event": "published"')]
+    for status in published["outboxes"].values():
+        assert status["failed"] == 0 and status["pending"] > 0, status
+        assert "refused the login" in status["last_error"]
+    assert "not-the-password" not in output
