@@ -23,6 +23,7 @@ from mxcubecore_lims.errors import LimsConfigError
 from mxcubecore_lims.ingest.settings import IngestSettings, IspybTarget, read_settings
 from mxcubecore_lims.ingest.worker import Ingester, IngestStats
 from mxcubecore_lims.ingest.writers import IcatWriter, IspybWriter
+from mxcubecore_lims.outbox import is_unavailable
 
 __all__ = ["IngestSettings", "IngestStats", "Ingester", "build_ingester", "read_settings"]
 
@@ -58,7 +59,13 @@ def build_ingester(settings: IngestSettings) -> Ingester:
     keep: Any = None
     if settings.icat is not None:
         icat = IcatWriter(settings.icat)
-        icat.login()
+        try:
+            icat.login()
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            # ICAT away now is no reason not to start: the first dataset logs in (and waits for it).
+            log.warning("ICAT does not answer yet (%s); logging in with the first dataset", error)
     if settings.ispyb is not None:
         lims, keep = _ispyb_object(settings, settings.ispyb)
         ispyb = IspybWriter(lims)

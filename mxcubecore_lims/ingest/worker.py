@@ -144,7 +144,7 @@ class Ingester:
             BrokerAuthenticationError: The broker refused the login (at start or
                 after a reconnection: it will not get better by retrying).
         """
-        self.connect()
+        # Connected in the loop: a broker that is not up yet is waited for, like one that restarts.
         wait = self.settings.retry_wait
         try:
             while not self._stopping.is_set() and (max_messages is None or self._finished < max_messages):

@@ -454,3 +454,22 @@ def test_a_beamline_with_a_wrong_broker_password_keeps_its_writes(route: Route) 
         assert status["failed"] == 0 and status["pending"] > 0, status
         assert "refused the login" in status["last_error"]
     assert "not-the-password" not in output
+
+
+def test_sigterm_while_the_lims_is_away_leaves_the_message_in_hand_for_the_next_ingester(route: Route) -> None:
+    """An ingester holding a dataset for a stopped ICAT exits 0 at SIGTERM; the next one stores it, once."""
+    route.publish(0, first=0, count=2)
+    route.wait_publishers(timeout=180)
+    route.icat.stop()
+    route.ingesters.start(1)
+    wait_until(lambda: "the LIMS does not answer" in route.ingesters.log_of(0), 60, "a dataset held for ICAT")
+    started = time.monotonic()
+    assert route.ingesters.stop(timeout=20) == [0]
+    assert time.monotonic() - started < 10
+    assert list(route.icat.store.rows("Dataset")) == []
+    route.icat.start()
+    route.ingesters.processes.clear()
+    route.ingesters.start(1)
+    route.wait_ingested(2, images=3, timeout=120)
+    assert_icat_has_each_once(route.icat, range(2), images=3, data=route.data)
+    assert_ispyb_has_each_once(route.ispyb, range(2), images=3, data=route.data)
