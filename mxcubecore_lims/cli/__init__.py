@@ -5,7 +5,7 @@ Sub-commands:
 * ``check DIR`` - report every configuration problem in a directory.
 * ``convert FILE.xml`` - write the equivalent YAML, comments kept.
 * ``demo`` - run the emulated beamline (ISPyB, ICAT and LDAP emulated; logins,
-  collections, an ISPyB outage) and report; ``--describe`` prints its object graph and the
+  collections, an ISPyB outage) and report; ``--broker`` through ActiveMQ and two ingesters; ``--describe`` prints its object graph and the
   state of its LIMS objects.
 * ``emulate ldap`` - run a real slapd on loopback, seeded with test users, for
   a beamline engineer to point an MXCuBE at.
@@ -115,7 +115,9 @@ def run_demo(args: argparse.Namespace) -> int:
         return 0
     from mxcubecore_lims.demo.beamtime import run_beamtime
 
-    report = run_beamtime(directory, collections=args.collections, out=lambda line: print(line, flush=True))
+    report = run_beamtime(
+        directory, collections=args.collections, out=lambda line: print(line, flush=True), broker=args.broker
+    )
     complete = (
         len(report.ispyb_collections) == report.collections
         and len(report.icat_datasets) == report.collections
@@ -317,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-v", "--verbose", action="store_true", help="show mxcubecore's INFO log")
     demo.add_argument("--describe", action="store_true", help="only load and print the object graph")
     demo.add_argument("--collections", type=int, default=8, help="collections to run (default 8)")
+    demo.add_argument(
+        "--broker", action="store_true", help="the broker route: a real ActiveMQ, two ingesters write ICAT and ISPyB"
+    )
     demo.set_defaults(run=run_demo)
 
     web = commands.add_parser("web", help="run mxcubeweb on the emulated beamline with one of our LIMS objects")

@@ -60,6 +60,7 @@ class BeamtimeReport:
     results_file: Path | None = None
     exported_collections: int = 0
     record_file: Path | None = None
+    broker: list[str] = field(default_factory=list)
 
 
 class _Progress:
@@ -165,6 +166,7 @@ def run_beamtime(
     collections: int = 8,
     out: Callable[[str], None] = print,
     after_night: Callable[[Any], None] | None = None,
+    broker: bool = False,
 ) -> BeamtimeReport:
     """Runs the scripted beamtime on the configuration in ``directory``.
 
@@ -175,6 +177,8 @@ def run_beamtime(
         out: Where progress and the report go, line by line.
         after_night: Called with the ESRFLIMS object once everything is
             delivered, while the servers still run (tests look at the LIMS then).
+        broker: The broker route (``demo --broker``): ICAT and ISPyB written by
+            two ingesters from a real ActiveMQ (:mod:`.broker_night`).
 
     Returns:
         What happened, for tests.
@@ -189,7 +193,16 @@ def run_beamtime(
     servers = _start_servers(progress, report)
     ispyb, icat, slapd = servers.ispyb, servers.icat, servers.slapd
     graph: LoadedBeamline | None = None
+    night = None
     try:
+        if broker:
+            from mxcubecore_lims.demo.broker_night import BrokerNight, broker_configuration
+
+            night = BrokerNight(servers, data / "broker").start()
+            if night.access is None:
+                raise RuntimeError("the demo's broker did not start")
+            directory = broker_configuration(directory, night.access)
+            progress("broker", f"Debian ActiveMQ at {night.access.url}; 2 ingesters write ICAT and ISPyB")
         graph = load_beamline([directory])
         files = {entry.path for entry in graph.objects.values()}
         xml = sum(1 for f in files if f.suffix == ".xml")
@@ -240,9 +253,15 @@ def run_beamtime(
                 ispyb.stop()
                 progress("fault", "ISPyB server stopped")
             if index == up_from:
+                if night is not None and night.wait_until_held():
+                    progress("fault", "an ingester holds an ISPyB write until ISPyB answers; the beamline goes on")
                 ispyb.start()
                 back_at = time.monotonic()
-                progress("fault", "ISPyB server back: the outbox replays what waited")
+                progress(
+                    "fault",
+                    "ISPyB server back: "
+                    + ("the ingesters write what waited" if night is not None else "the outbox replays what waited"),
+                )
             sample = samples[index % len(samples)]
             prefix = sample["sampleName"]
             run = index // len(samples) + 1
@@ -252,14 +271,15 @@ def run_beamtime(
                 lims, _collection_dict(folder, prefix, run, sample, chosen.session_id), directory / "oav.jpg"
             )
             report.collections += 1
-            waiting = collection_id is not None and collection_id < 0
+            waiting = night is None and collection_id is not None and collection_id < 0
             report.provisional += int(waiting)
             if waiting:
                 report.provisional_ids[f"{prefix}_{run}"] = (collection_id, None)
             progress(
                 "collect",
                 f"{index + 1}/{collections} {prefix}_{run}: id {collection_id}"
-                + (" (provisional: waiting in the outbox)" if waiting else ""),
+                + (" (provisional: waiting in the outbox)" if waiting else "")
+                + (" (published: the ingesters write it)" if night is not None else ""),
             )
             if back_at is not None and report.replay_seconds is None and not ispyb_lims.outbox.status().pending:
                 report.replay_seconds = time.monotonic() - back_at
@@ -270,6 +290,16 @@ def run_beamtime(
                 progress("outbox", f"{role}: records still waiting after 60 s")
         if back_at is not None and report.replay_seconds is None:
             report.replay_seconds = time.monotonic() - back_at
+        if night is not None:
+            waited = night.wait_written(
+                collections, lambda: icat.store.find("Dataset", investigation=int(chosen.session_id))
+            )
+            progress(
+                "broker",
+                f"ingesters wrote every collection to ISPyB and ICAT ({waited:.1f} s after the last publish)"
+                if waited is not None
+                else "ingesters still writing after 180 s",
+            )
         for name, (provisional, _) in report.provisional_ids.items():
             report.provisional_ids[name] = (provisional, ispyb_lims.outbox.real_id("collection", provisional))
         progress(
@@ -285,6 +315,9 @@ def run_beamtime(
     finally:
         if graph is not None:
             graph.close()
+        if night is not None:
+            statuses = night.close()
+            report.broker = [*night.describe(), f"ingesters stopped with SIGTERM: exit statuses {statuses}"]
         servers.close()
     for line in _format(report, state, data):
         out(line)
@@ -399,5 +432,6 @@ def _format(report: BeamtimeReport, state: str, data: Path) -> list[str]:
         lines.append(f"        results {report.results_file} ({report.exported_collections} collections)")
     if report.record_file is not None:
         lines.append(f"Session record (open in a browser): {report.record_file}")
+    lines.extend(report.broker)
     lines.append(f"Journals: {state}")
     return lines

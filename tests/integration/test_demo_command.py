@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from mxcubecore_lims.model import Session
-from mxcubecore_lims.testing.pytest_plugin import require_slapd
+from mxcubecore_lims.testing.pytest_plugin import require_activemq, require_slapd
 
 DEMO = Path(__file__).resolve().parents[2] / "configuration" / "demo"
 
@@ -67,6 +67,26 @@ def test_demo_runs_the_night_and_reports_what_each_lims_holds() -> None:
     (record,) = re.findall(r"Session record \(open in a browser\): (\S+session-record\.html)", out)
     page = Path(record).read_text(encoding="utf-8")
     assert page.count('<tr class="collection ') == 6
+
+
+def test_demo_broker_runs_the_same_night_through_activemq_and_two_ingesters() -> None:
+    require_slapd()
+    require_activemq()
+    result = _run("--broker", "--collections", "6")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "2 ingesters write ICAT and ISPyB" in out
+    assert out.count("(published: the ingesters write it)") == 6
+    assert "an ingester holds an ISPyB write until ISPyB answers; the beamline goes on" in out
+    assert "ingesters wrote every collection to ISPyB and ICAT" in out
+    # The same LIMS contents as the direct night, written by the ingesters.
+    assert "ISPyB: 6 data collections in the session (run status: Data collection successful), 18 images" in out
+    assert "ICAT:  6 datasets in MX-415, 18 datafiles" in out
+    written = [int(n) for n in re.findall(r"ingester \d: (\d+) messages written, 0 dead-lettered", out)]
+    # Per collection 7 ISPyB writes and one ICAT dataset, each taken by one of the two ingesters.
+    assert len(written) == 2 and sum(written) == 6 * 8, out
+    assert "ingesters stopped with SIGTERM: exit statuses [0, 0]" in out
+    assert "pending 0, failed 0" in out and "pending 1" not in out
 
 
 RESULTS: list[Path] = []
