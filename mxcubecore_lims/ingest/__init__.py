@@ -8,7 +8,8 @@ backend. The modules:
 * :mod:`.settings`: the configuration file;
 * :mod:`.writers`: one message into the LIMS, once (checked in the LIMS);
 * :mod:`.worker`: the consuming loop: acknowledgements, retries, the
-  dead-letter queue, reconnection, SIGTERM.
+  dead-letter queue, reconnection, SIGTERM;
+* :mod:`.lanes`: one consuming loop per LIMS in one process.
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
 from mxcubecore_lims.errors import LimsConfigError
+from mxcubecore_lims.ingest.lanes import Lanes
 from mxcubecore_lims.ingest.settings import IngestSettings, IspybTarget, read_settings
 from mxcubecore_lims.ingest.worker import Ingester, IngestStats
 from mxcubecore_lims.ingest.writers import IcatWriter, IspybWriter
 from mxcubecore_lims.outbox import is_unavailable
 
-__all__ = ["IngestSettings", "IngestStats", "Ingester", "build_ingester", "read_settings"]
+__all__ = ["IngestSettings", "IngestStats", "Ingester", "Lanes", "build_ingester", "read_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,8 @@ def _ispyb_object(settings: IngestSettings, target: IspybTarget) -> tuple[Any, A
     return lims, loaded
 
 
-def build_ingester(settings: IngestSettings) -> Ingester:
-    """The ingester a configuration describes, its LIMS writers ready (ICAT logged in).
+def build_ingester(settings: IngestSettings) -> Lanes:
+    """The ingester a configuration describes: one consumer per LIMS, its writer ready (ICAT logged in).
 
     Raises:
         LimsConfigError: The ISPyB configuration cannot be loaded or has no such object.
@@ -69,7 +72,15 @@ def build_ingester(settings: IngestSettings) -> Ingester:
     if settings.ispyb is not None:
         lims, keep = _ispyb_object(settings, settings.ispyb)
         ispyb = IspybWriter(lims)
-    ingester = Ingester(settings, icat=icat, ispyb=ispyb, name=f"ingester {socket.gethostname()}:{os.getpid()}")
+    name = f"ingester {socket.gethostname()}:{os.getpid()}"
+    stopping = threading.Event()
+    lanes = []
+    # The ISPyB lane first: it runs in the main thread, where its LIMS object was loaded.
+    if ispyb is not None:
+        lanes.append(Ingester(settings, ispyb=ispyb, name=f"{name} ISPyB", stopping=stopping))
+    if icat is not None:
+        lanes.append(Ingester(settings, icat=icat, name=f"{name} ICAT", stopping=stopping))
+    ingester = Lanes(lanes, stopping)
     # The loaded graph holds the strong references mxcubecore's weak registry needs.
     ingester.keep_alive = keep
     return ingester

@@ -77,6 +77,7 @@ class Ingester:
         icat: The ICAT writer, when ICAT datasets are consumed.
         ispyb: The ISPyB writer, when the other writes are consumed.
         name: Who this is, in the log (host and process id by default).
+        stopping: The event that stops it (one per process, when it has several consumers).
     """
 
     def __init__(
@@ -86,11 +87,13 @@ class Ingester:
         icat: IcatWriter | None = None,
         ispyb: IspybWriter | None = None,
         name: str = "ingester",
+        stopping: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.name = name
         self.stats = IngestStats()
-        self._stopping = threading.Event()
+        # Shared by the consumers of one process (see :class:`~mxcubecore_lims.ingest.lanes.Lanes`).
+        self._stopping = stopping if stopping is not None else threading.Event()
         self._handlers: dict[str, Callable[[StompMessage], str]] = {}
         if icat is not None:
             self._handlers[settings.queues.icat] = lambda message: icat.handle(message.body)
