@@ -19,7 +19,9 @@ pytestmark = pytest.mark.integration
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
 
 
-@pytest.mark.parametrize("benchmark", ["bench_loader", "bench_ldap", "bench_ispyb", "bench_icat", "bench_mxlims", "bench_broker"])
+@pytest.mark.parametrize(
+    "benchmark", ["bench_loader", "bench_ldap", "bench_ispyb", "bench_icat", "bench_mxlims", "bench_broker"]
+)
 def test_benchmark_runs_quick_and_verifies_what_it_measured(benchmark: str) -> None:
     if benchmark == "bench_ldap":
         require_slapd()
