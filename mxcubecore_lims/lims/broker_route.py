@@ -91,7 +91,9 @@ class BrokerRoute(OutboxWiring):
         )
         self.publisher = Publisher(settings, name=self.name)
 
-    def _stop_broker_route(self) -> None:
+    def close_outbox(self) -> None:
+        """Closes the journal, and the broker connection with it (what waits stays in the journal)."""
+        super().close_outbox()
         if self.publisher is not None:
             self.publisher.close()
             self.publisher = None

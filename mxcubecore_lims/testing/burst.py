@@ -299,9 +299,7 @@ def _publish(args: argparse.Namespace) -> int:
     statuses = {m.name: m.outbox_status() for m in members}
     _report({"event": "published", "seconds": time.monotonic() - started, "outboxes": statuses})
     for member in members:
-        if member.publisher is not None:
-            member.publisher.close()
-        member.close_outbox()
+        member.close_outbox()  # the broker connection with it
     return 0 if all(not s.get("pending") and not s.get("failed") for s in statuses.values()) else 1
 
 
