@@ -46,7 +46,9 @@ from mxcubecore_lims.testing.collect_calls import (
     wavelength_of,
 )
 
-pytestmark = [pytest.mark.integration]
+# A 1,000-collection burst through 4 beamlines, a broker and 3 ingesters takes 3-4 minutes
+# on a 2-core machine (a fault adds its recovery): more than the suite's 300 s per test.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 
 class Route:
