@@ -1,11 +1,13 @@
 """LDAP authentication on ldap3, with failover, TLS and typed outcomes.
 
-One authentication opens one fresh connection and closes it: search (as the
-service account, or anonymously), then re-bind as the user on the same
-connection. A connection that outlives a server restart is what made
-mxcubecore's authenticator need a reconnect dance; a server that comes back
-is simply used again at the next login. The ldap3 ``Server`` objects are
-kept, so host names are resolved once, not per login.
+One authentication searches (as the service account, or anonymously) on a
+kept ``search`` connection, then binds as the user on a kept ``bind``
+connection (:mod:`.pool`: the two roles never mix, so no search runs with an
+earlier user's rights). A kept connection that died with a server restart is
+replaced at once by a fresh one, without the reconnect dance mxcubecore's
+authenticator needs: a server that comes back is used again at the next
+login. The ldap3 ``Server`` objects are kept, so host names are resolved
+once, not per login.
 
 An anonymous bind never counts as a login: the only bind that can succeed
 for a user is a simple bind with that user's DN and a non-empty password
@@ -41,6 +43,8 @@ from mxcubecore_lims.ldap.escaping import (
     dn_value,
     equality_filter,
 )
+from mxcubecore_lims.ldap.pool import ConnectionPool, Role
+from mxcubecore_lims.ldap.pool import ServerDownError as _ServerDownError
 from mxcubecore_lims.ldap.settings import LdapSettings
 
 log = logging.getLogger(__name__)
@@ -105,6 +109,7 @@ class LdapAuthClient:
             uri: Server(uri, connect_timeout=settings.connect_timeout, tls=self._tls, get_info=NONE)
             for uri in settings.uris
         }
+        self._pools = {uri: self._pool(uri) for uri in settings.uris}
         if not settings.verify_certificates:
             log.warning("LDAP server certificates are NOT verified (verify_certificates is off)")
 
@@ -153,28 +158,37 @@ class LdapAuthClient:
                 continue
         return False
 
+    def close(self) -> None:
+        """Closes the kept connections (a later login opens new ones)."""
+        for pool in self._pools.values():
+            pool.close()
+
     # ------------------------------------------------------------- helpers
 
     def _authenticate_on(self, uri: str, username: str, password: str) -> LdapUser:
         settings = self.settings
-        with self._connect(uri) as connection:
-            if not settings.searches:
-                dn = settings.bind_dn_template.format(username=dn_value(username))  # type: ignore[union-attr]
-                self._bind(connection, dn, password, user=True)
-                entry = self._read_entry(connection, dn)
-                self._check_same_name(entry, username)
-                in_group = self._in_group(connection, dn, username)
-            else:
-                if settings.service_dn:
-                    service_password = settings.service_password.get_secret_value()  # type: ignore[union-attr]
-                    self._bind(connection, settings.service_dn, service_password, user=False)
-                dn, entry = self._find_user(connection, username)
-                self._check_same_name(entry, username)
-                # Asked as the searching identity, which may read groups; told
-                # only after the password is checked, so a wrong password never
-                # learns about group membership.
-                in_group = self._in_group(connection, dn, username)
-                self._bind(connection, dn, password, user=True)
+        pool = self._pools[uri]
+
+        def as_the_user(connection: Connection) -> tuple[str, dict[str, Any], bool]:
+            dn = settings.bind_dn_template.format(username=dn_value(username))  # type: ignore[union-attr]
+            self._bind(connection, dn, password, user=True)
+            entry = self._read_entry(connection, dn)
+            self._check_same_name(entry, username)
+            return dn, entry, self._in_group(connection, dn, username)
+
+        def as_the_searcher(connection: Connection) -> tuple[str, dict[str, Any], bool]:
+            dn, entry = self._find_user(connection, username)
+            self._check_same_name(entry, username)
+            # Asked as the searching identity, which may read groups; told
+            # only after the password is checked, so a wrong password never
+            # learns about group membership.
+            return dn, entry, self._in_group(connection, dn, username)
+
+        if not settings.searches:
+            dn, entry, in_group = pool.run("bind", as_the_user)
+        else:
+            dn, entry, in_group = pool.run("search", as_the_searcher)
+            pool.run("bind", lambda connection: self._bind(connection, dn, password, user=True))
         if not in_group:
             raise LdapNotInGroupError(f"user is not a member of {settings.required_group}")
         return self._user(username, dn, entry, uri)
@@ -277,6 +291,20 @@ class LdapAuthClient:
             version=ssl.PROTOCOL_TLS_CLIENT if settings.verify_certificates else ssl.PROTOCOL_TLS,
         )
 
+    def _pool(self, uri: str) -> ConnectionPool:
+        def open_connection(role: Role) -> Connection:
+            bound = self._connect(uri)
+            if role == "search" and self.settings.service_dn:
+                service_password = self.settings.service_password.get_secret_value()  # type: ignore[union-attr]
+                try:
+                    self._bind(bound.connection, self.settings.service_dn, service_password, user=False)
+                except BaseException:
+                    _discard(bound.connection)
+                    raise
+            return bound.connection
+
+        return ConnectionPool(open_connection, _discard)
+
     def _connect(self, uri: str) -> _Bound:
         """Opens a connection to one server, upgraded to TLS if configured; no bind yet."""
         server = self._servers[uri]
@@ -368,14 +396,6 @@ def _discard(connection: Connection) -> None:
             sock.close()
         except OSError:
             pass
-
-
-class _ServerDownError(Exception):
-    """One server did not answer; internal, so the next URI is tried."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _describe(error: BaseException) -> str:

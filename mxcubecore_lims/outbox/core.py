@@ -82,6 +82,8 @@ class Outbox(DeliveryLoop):
         self._closed = False
         self._in_flight = {}
         self._waiters = {}
+        self._mark_committer = None
+        self._last_seq = 0  # the seq of the record journalled last by this object
         # True after the LIMS did not answer, until it answers again.
         self._down = False
         self._lock_file: Any | None = None
@@ -95,8 +97,11 @@ class Outbox(DeliveryLoop):
         self.stop()
         for flight in list(self._in_flight.values()):
             flight.join(timeout=1.0)  # a request on its way gets a moment to land
+        if self._mark_committer is not None:
+            self._mark_committer.kill(block=False)
+            self._mark_committer = None
         with self._lock:
-            self._journal.close()
+            self._journal.close()  # commits the delivered marks that wait
         if self._lock_file is not None:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
@@ -125,26 +130,33 @@ class Outbox(DeliveryLoop):
         """
         delivery = self.deliveries[kind]
         with self._lock:
-            if self._journal.count(PENDING) >= self.max_pending:
+            earlier = self._journal.head() is not None
+            if earlier and self._journal.count(PENDING) >= self.max_pending:
                 raise OutboxFullError(
                     f"the outbox {self.path} holds {self.max_pending} undelivered records; "
                     "the LIMS has not answered for a long time"
                 )
+            # One commit journals the record, counts the attempt that follows
+            # at once, and keeps the delivered marks that waited for it.
             with self._journal.transaction():
                 provisional = self._ids.allocate(delivery)
-                record = self._journal.append(kind, payload, provisional)
-            earlier = self._journal.pending_before(record.seq)
+                record = self._journal.append(kind, payload, provisional, attempting=not earlier)
+            # Nothing waited before this record: a later one exists only if journalled meanwhile.
+            self._last_seq = record.seq
         # The lock is not held while the LIMS is waited for: a write made
         # meanwhile journals itself behind this one and returns at once.
         if not earlier:
             try:
-                outcome = self._attempt(record)
+                outcome = self._attempt(record, counted=True)
             except Exception:
                 self._notify()
                 raise
             if outcome is not None:
-                self._kick()  # writes that queued behind this one go now
-                self._notify()
+                if self._waiters or self._last_seq != record.seq:
+                    self._kick()  # writes that queued behind this one go now
+                    self._notify()
+                elif not self._observed_clear():
+                    self._notify()
                 return outcome[0]
         elif not self._down:
             # The LIMS answers, it is just busy with earlier records: wait for
@@ -229,6 +241,13 @@ class Outbox(DeliveryLoop):
     def real_id(self, kind: str, provisional: int) -> Any:
         """The LIMS id a provisional id stands for, or None while undelivered."""
         return self._ids.real_id(kind, provisional)
+
+    def _observed_clear(self) -> bool:
+        """True when observers last heard "nothing waits, no new error" (a healthy write changes nothing for them)."""
+        last = self._last_status
+        return self.on_change is None or (
+            last is not None and last.pending == 0 and last.next_attempt is None and last.last_error == self._last_error
+        )
 
     def _notify(self) -> None:
         if self.on_change is None:

@@ -30,6 +30,10 @@ log = logging.getLogger("mxcubecore_lims.outbox")
 #: Delivered records are pruned every this many deliveries (pruning scans them).
 _PRUNE_EVERY = 100
 
+#: Longest a delivered mark waits for the next durable write before it is committed on its
+#: own (seconds): in a stream of writes each mark shares the next record's commit.
+MARK_COMMIT_DELAY = 0.05
+
 
 class DeliveryLoop:
     """Delivers journalled records: at once, or replayed in order by a background greenlet."""
@@ -52,6 +56,8 @@ class DeliveryLoop:
     _closed: bool
     _in_flight: dict[int, gevent.Greenlet]
     _waiters: dict[int, gevent.event.AsyncResult]
+    # Commits the delivered marks that wait, MARK_COMMIT_DELAY after the first of them.
+    _mark_committer: gevent.Greenlet | None
     # True after the LIMS did not answer, until it answers again.
     _down: bool
 
@@ -65,12 +71,16 @@ class DeliveryLoop:
 
     # -- delivering --------------------------------------------------------------
 
-    def _attempt(self, record: Record) -> tuple[Any] | None:
+    def _attempt(self, record: Record, *, counted: bool = False) -> tuple[Any] | None:
         """Delivers one record, waiting at most ``call_timeout`` for the LIMS.
 
         A LIMS slower than that is not abandoned: the request stays on its
         way in its own greenlet (so it is never sent twice) and its outcome is
         recorded when it lands; meanwhile the record, and those after it, wait.
+
+        Args:
+            record: The record, as journalled.
+            counted: This attempt was counted when the record was journalled.
 
         Returns:
             ``(result,)`` when delivered, None when the LIMS is unreachable or slow.
@@ -86,7 +96,8 @@ class DeliveryLoop:
             return self._outcome(record, None, error)
         # Counted before sending: after a crash mid-request, a retry knows an
         # earlier attempt may have reached the LIMS (and looks before storing).
-        self._journal.count_attempt(record.seq)
+        if not counted:
+            self._journal.count_attempt(record.seq)
         steps = {k: v for k, v in record.progress.items() if k != DEFERRED_MARK}
         checkpoint = Checkpoint(
             steps,
@@ -155,7 +166,8 @@ class DeliveryLoop:
             text = f"{type(error).__name__}: {error}"
             self._last_error = text
             if isinstance(error, LookupError) or not is_unavailable(error):
-                self._finish(record, FAILED, error=text)
+                with self._journal.transaction():
+                    self._finish(record, FAILED, error=text)
                 log.error("outbox: %s #%s refused: %s", record.kind, record.seq, text)
                 refusal = error if isinstance(error, Exception) else LimsError(text)
                 if waiter is not None:
@@ -166,9 +178,11 @@ class DeliveryLoop:
             log.warning("outbox: %s #%s waits, the LIMS does not answer: %s", record.kind, record.seq, text)
             return None
         delivery = self.deliveries[record.kind]
-        with self._journal.transaction():
+        # Deferred: the mark shares the next durable write's commit (see Journal).
+        with self._journal.deferred():
             self._ids.map_result(record, delivery, result)
             self._finish(record, DELIVERED, result=result)
+        self._commit_marks_soon()
         self._delay = self.backoff[0]
         self._down = False
         if waiter is not None:
@@ -180,6 +194,20 @@ class DeliveryLoop:
         if status == DELIVERED:
             if self._journal.counter("delivered") % max(1, min(_PRUNE_EVERY, self.keep_delivered)) == 0:
                 self.prune()
+
+    def _commit_marks_soon(self) -> None:
+        if self._mark_committer is None and self._journal.has_deferred:
+            self._mark_committer = gevent.spawn_later(MARK_COMMIT_DELAY, self._commit_marks)
+
+    def _commit_marks(self) -> None:
+        with self._lock:
+            self._mark_committer = None
+            if not self._closed:
+                try:
+                    self._journal.commit()
+                except Exception:  # the file failed: the records are pending again
+                    log.exception("outbox %s: delivered marks not kept", self.path)
+                    self._kick()
 
     def prune(self) -> None:
         """Drops delivered records beyond ``keep_delivered`` (done every few deliveries)."""

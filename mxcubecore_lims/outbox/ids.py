@@ -1,8 +1,8 @@
 """Provisional ids: handing them out, and mapping them to the ids the LIMS returned.
 
 Provisional ids are large negative integers (below -10⁹), unique per journal,
-kept in the journal's ``ids`` table with the LIMS id each stands for once its
-record is delivered (NULL until then).
+kept in their record; the journal's ``ids`` table maps each to the LIMS id it
+stands for once its record is delivered (no row until then).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class IdMap:
         self._journal = journal
 
     def allocate(self, delivery: Delivery) -> list[int | None]:
-        """New provisional ids for a record's result, journalled as not delivered yet.
+        """New provisional ids for a record's result (kept in the record; mapped once delivered).
 
         Called inside the transaction that journals the record.
 
@@ -37,16 +37,10 @@ class IdMap:
             One per element of the result: a provisional id where an id kind
             is expected, None elsewhere.
         """
-        provisional = [
+        return [
             None if k is None else PROVISIONAL_BASE - self._journal.counter("provisional")
             for k in delivery.result_kinds()
         ]
-        for id_kind, value in zip(delivery.result_kinds(), provisional, strict=True):
-            if id_kind is not None:
-                self._journal.db.execute(
-                    "INSERT INTO ids (kind, provisional, real) VALUES (?, ?, NULL)", (id_kind, value)
-                )
-        return provisional
 
     def resolve(self, record: Record, delivery: Delivery) -> Any:
         """The payload with provisional ids replaced by real ones.
@@ -83,8 +77,8 @@ class IdMap:
         for id_kind, provisional, real in zip(delivery.result_kinds(), record.provisional or [], values, strict=False):
             if id_kind is not None and provisional is not None:
                 self._journal.db.execute(
-                    "UPDATE ids SET real = ? WHERE kind = ? AND provisional = ?",
-                    (json.dumps(real), id_kind, provisional),
+                    "INSERT OR REPLACE INTO ids (kind, provisional, real) VALUES (?, ?, ?)",
+                    (id_kind, provisional, json.dumps(real)),
                 )
 
     def real_id(self, kind: str, provisional: int) -> Any:

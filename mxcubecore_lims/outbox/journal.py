@@ -6,6 +6,7 @@ on-disk format); :mod:`mxcubecore_lims.outbox.ids` reads and writes it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -44,7 +45,14 @@ _SCHEMA = (
 
 
 class Journal:
-    """The SQLite file of one outbox (WAL mode, autocommit unless in :meth:`transaction`).
+    """The SQLite file of one outbox (WAL mode).
+
+    Writes are durable (committed before the method returns) except those made
+    inside :meth:`deferred`: delivered marks, which wait in an open
+    transaction for the next durable write or :meth:`commit`. A crash may lose
+    those, never a journalled record: a record whose mark was lost is pending
+    again, with its attempt counted, and its retry looks up what it stored
+    (as after a request whose answer was lost).
 
     Args:
         path: The SQLite file (created when missing, reused when present).
@@ -71,17 +79,73 @@ class Journal:
                 self.db.execute("ALTER TABLE records ADD COLUMN progress TEXT")
         except (sqlite3.Error, OSError) as error:
             raise OutboxError(f"cannot open the outbox journal {self.path}: {error}") from error
+        # True while a write transaction holds deferred writes (see deferred()).
+        self._open = False
 
     def close(self) -> None:
-        """Closes the connection."""
-        self.db.close()
+        """Commits what waits, then closes the connection."""
+        try:
+            self.commit()
+        finally:
+            self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One write transaction (``BEGIN IMMEDIATE``): committed on exit, rolled back on an error."""
-        with self.db:
+        """One durable write: committed on exit, with any deferred writes before it.
+
+        On an error everything uncommitted is undone, deferred writes included
+        (their records are pending again; see the class).
+        """
+        if not self._open:
             self.db.execute("BEGIN IMMEDIATE")
+            self._open = True
+        try:
             yield
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Writes that may wait for the next commit; on an error, undone with the others waiting."""
+        if not self._open:
+            self.db.execute("BEGIN IMMEDIATE")
+            self._open = True
+        try:
+            yield
+        except BaseException:
+            self.rollback()
+            raise
+
+    @property
+    def has_deferred(self) -> bool:
+        """True while deferred writes wait for a commit."""
+        return self._open
+
+    def commit(self) -> None:
+        """Commits the deferred writes (nothing when none wait).
+
+        Raises:
+            OutboxError: The file refused the commit (the deferred writes are lost:
+                their records are delivered again, looking first where they can).
+        """
+        if not self._open:
+            return
+        self._open = False
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as error:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            raise OutboxError(f"cannot commit to the outbox journal {self.path}: {error}") from error
+
+    def rollback(self) -> None:
+        """Undoes everything not committed (nothing when nothing waits)."""
+        if self._open:
+            self._open = False
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
 
     # -- counters ------------------------------------------------------------------
 
@@ -126,11 +190,6 @@ class Journal:
         row = self.db.execute("SELECT seq FROM records WHERE status = ? ORDER BY seq LIMIT 1", (PENDING,)).fetchone()
         return None if row is None else int(row[0])
 
-    def pending_before(self, seq: int) -> bool:
-        """True when a pending record precedes record ``seq``."""
-        row = self.db.execute("SELECT 1 FROM records WHERE status = ? AND seq < ? LIMIT 1", (PENDING, seq)).fetchone()
-        return row is not None
-
     def status_of(self, seq: int) -> str | None:
         """The status of record ``seq``, or None when there is none (pruned)."""
         row = self.db.execute("SELECT status FROM records WHERE seq = ?", (seq,)).fetchone()
@@ -167,16 +226,25 @@ class Journal:
 
     # -- writing records -------------------------------------------------------------
 
-    def append(self, kind: str, payload: Any, provisional: list[int | None]) -> Record:
+    def append(self, kind: str, payload: Any, provisional: list[int | None], *, attempting: bool = False) -> Record:
         """Journals a new pending record (inside the caller's :meth:`transaction`).
 
+        Args:
+            kind: The record's kind.
+            payload: What its delivery needs (JSON, datetimes kept).
+            provisional: Its provisional ids.
+            attempting: Its first attempt follows at once: counted now, in the
+                same commit, rather than by :meth:`count_attempt`'s own.
+
         Returns:
-            What a read-back would give, without reading back.
+            What a read-back would give (attempts made before the coming one:
+            0), without reading back.
         """
         key, created, text = uuid.uuid4().hex, time.time(), dumps(payload)
         cursor = self.db.execute(
-            "INSERT INTO records (kind, key, payload, status, created, provisional) VALUES (?, ?, ?, ?, ?, ?)",
-            (kind, key, text, PENDING, created, json.dumps(provisional)),
+            "INSERT INTO records (kind, key, payload, status, attempts, created, provisional) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (kind, key, text, PENDING, int(attempting), created, json.dumps(provisional)),
         )
         if cursor.lastrowid is None:  # never after an INSERT; the type checker cannot know
             raise OutboxError(f"the outbox journal {self.path} did not number a new record")
@@ -184,16 +252,18 @@ class Journal:
         return Record(seq, kind, key, loads(text), PENDING, 0, None, created, provisional, None, {})
 
     def count_attempt(self, seq: int) -> None:
-        """Counts one more delivery attempt of record ``seq``."""
-        self.db.execute("UPDATE records SET attempts = attempts + 1 WHERE seq = ?", (seq,))
+        """Counts one more delivery attempt of record ``seq`` (durably: it precedes the request)."""
+        with self.transaction():
+            self.db.execute("UPDATE records SET attempts = attempts + 1 WHERE seq = ?", (seq,))
 
     def note_error(self, seq: int, text: str) -> None:
         """Keeps the latest error of record ``seq`` (which stays pending)."""
         self.db.execute("UPDATE records SET last_error = ? WHERE seq = ?", (text, seq))
 
     def save_progress(self, seq: int, data: dict[str, Any]) -> None:
-        """Keeps the :class:`~mxcubecore_lims.outbox.records.Checkpoint` data of record ``seq``."""
-        self.db.execute("UPDATE records SET progress = ? WHERE seq = ?", (dumps(data), seq))
+        """Keeps the :class:`~mxcubecore_lims.outbox.records.Checkpoint` data of record ``seq`` (durably)."""
+        with self.transaction():
+            self.db.execute("UPDATE records SET progress = ? WHERE seq = ?", (dumps(data), seq))
 
     def finish(self, seq: int, status: str, *, error: str | None = None, result: Any = None) -> None:
         """Marks record ``seq`` delivered or failed, with its result or error."""
