@@ -71,6 +71,7 @@ from typing import Any
 
 # tools/ on the path: the harness is found however this script is loaded.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_backlog import backlog_lines, backlog_summary, measure_backlog
 from bench_icat_clients import BEAMLINE, PLUGIN, PROPOSAL, USER, Client, Expected, Floor, Ours
 from benchlib import (
     OperationSamples,
@@ -286,6 +287,33 @@ def run_rounds(
     return samples
 
 
+def backlog_of_ours(ours: Ours, server: Any, workdir: Path, rounds: int) -> dict[str, Any]:
+    """``--datasets`` collections uploaded directly, then the same journalled during an outage and drained."""
+    ours.begin("ours-backlog-login", workdir / "ours-backlog-login", 0)
+    ours.run("login")
+
+    def write(name: str) -> int:
+        ours.begin(name, workdir / name)
+        ours.state.active, ours.state.sessions = PROPOSAL, ours.expected.sessions
+        ours.run("upload")
+        return len(ours.state.collections)
+
+    def verify(name: str) -> None:
+        store = server.store
+        rows = [d for d in store.rows("Dataset") if str(d["name"]).startswith(name + "-")]
+        wanted = {f"{name}-{index:04d}_1" for index in range(ours.datasets)}
+        if len(rows) != len(wanted) or {d["name"] for d in rows} != wanted:
+            raise RefusedError(f"backlog {name}: {len(rows)} datasets, {len(wanted)} expected, each once")
+        for row in rows:
+            store.delete("Dataset", row["id"])
+        shutil.rmtree(workdir / name)
+
+    try:
+        return backlog_summary(measure_backlog(ours.lims, server, write, verify, rounds))
+    finally:
+        ours.end()
+
+
 # ------------------------------------------------------------------ reporting
 
 
@@ -353,6 +381,8 @@ def format_table(report: dict[str, Any]) -> str:
         "  requests: ICAT operations per pass, ours/floor; the emulator runs in-process, so its work is",
         "  in every number (the floor's too).",
     ]
+    if "backlog" in report:
+        lines += ["", *backlog_lines(report["backlog"], "dataset uploads (ours)")]
     return "\n".join(lines)
 
 
@@ -386,6 +416,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default=1,
         help="rounds that also run a tracemalloc pass per client (default %(default)s; "
         "tracing makes a pass 4-5x slower)",
+    )
+    parser.add_argument(
+        "--backlog-rounds",
+        type=at_least(1),
+        default=1,
+        help="rounds of the backlog drain, each --datasets uploads direct and drained (default %(default)s)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH ('-': stdout only)")
     return parse_with_quick(parser, argv, QUICK)
@@ -427,7 +463,8 @@ def _run(arguments: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             floor = Floor(server.url, expected, arguments.datasets, ours.captured)
             one_pass(floor, server, "floor-warmup", workdir, False, None, datasets=warm)
             samples = run_rounds([ours, floor], server, workdir, arguments.repeat, arguments.traced_rounds)
-            return summarise(arguments, server, expected, samples)
+            backlog = backlog_of_ours(ours, server, workdir, arguments.backlog_rounds)
+            return {**summarise(arguments, server, expected, samples), "backlog": backlog}
         finally:
             if lims is not None and lims.gateway is not None:
                 IcatGateway._shared.pop(lims.gateway.settings, None)

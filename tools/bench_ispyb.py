@@ -114,6 +114,7 @@ from typing import Any
 
 # tools/ on the path: the harness is found however this script is loaded.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_backlog import backlog_lines, backlog_summary, measure_backlog
 from bench_ispyb_clients import _RETURN_INT, ClientUnderTest, FloorClient, OurClient, Recorder, StockClient, Template
 from bench_ispyb_emulator import (
     OUR_MODULE,
@@ -124,6 +125,7 @@ from bench_ispyb_emulator import (
     Sizes,
     check_pass,
     expected_from,
+    image_dict,
     make_fixture,
     set_nodelay,
     write_config,
@@ -225,6 +227,36 @@ def run_rounds(clients: list[ClientUnderTest], server: Any, repeat: int) -> dict
     return samples
 
 
+def backlog_of_ours(ours: OurClient, server: Any, rounds: int) -> dict[str, Any]:
+    """``--images`` images written directly, then the same journalled during an outage and drained."""
+    ours.begin("ours-backlog")
+    ours.prepare("store")
+    ours.run("store")
+    collections = list(ours.state.collection_ids)
+    sizes = ours.sizes
+
+    def write(name: str) -> int:
+        written = 0
+        for index, collection_id in enumerate(collections):
+            for number in sizes.images_of(index):
+                ours.lims.store_image(image_dict(collection_id, name, number))
+                written += 1
+        return written
+
+    def verify(name: str) -> None:
+        rows = [row for row in server.store.rows("Image") if row["fileName"].startswith(name + "_")]
+        stored = {(row["dataCollectionId"], row["fileName"]) for row in rows}
+        wanted = {
+            (collection_id, f"{name}_{number:04d}.cbf")
+            for index, collection_id in enumerate(collections)
+            for number in sizes.images_of(index)
+        }
+        if len(rows) != len(wanted) or stored != wanted:
+            raise RefusedError(f"backlog {name}: {len(rows)} image rows, {len(wanted)} expected, each once")
+
+    return backlog_summary(measure_backlog(ours.lims, server, write, verify, rounds))
+
+
 def profile_ours(ours: OurClient, server: Any, top: int) -> str:
     """A cProfile of one checked pass of ours (cumtime, then tottime)."""
     profiler = cProfile.Profile()
@@ -315,6 +347,8 @@ def format_table(report: dict[str, Any]) -> str:
         "  ratios > 1x under stock/ours mean ours is faster or smaller; the emulator runs in-process,",
         "  so its work is in every number (the floor's too).",
     ]
+    if "backlog" in report:
+        lines += ["", *backlog_lines(report["backlog"], "images (ours)")]
     return "\n".join(lines)
 
 
@@ -396,7 +430,9 @@ def _run(arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
             floor = FloorClient(server.root, sizes, expected, bodies, list(ours.state.collection_ids))
             one_pass(floor, server, "floor-warmup", False, None)
             samples = run_rounds([stock, ours, floor], server, arguments.repeat)
+            backlog = backlog_of_ours(ours, server, arguments.repeat)
             report = summarise(arguments, server, samples)
+            report["backlog"] = backlog
             if arguments.profile:
                 print(profile_ours(ours, server, arguments.profile), file=sys.stderr)
             return report

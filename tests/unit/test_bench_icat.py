@@ -95,6 +95,12 @@ def test_tiny_run_prints_the_table_and_writes_a_consistent_json(tmp_path):
     ours, floor = (report["clients"][key]["operations"] for key in bench.CLIENTS)
     assert ours["connect"]["requests"] == floor["connect"]["requests"]
     assert ours["login"]["requests"] >= floor["login"]["requests"]
+    # The backlog (one round by default): 3 uploads direct, the same 3 journalled during an outage, drained.
+    backlog = report["backlog"]
+    assert backlog["rounds"] == 1 and backlog["writes"] == 3
+    assert 3 <= backlog["waiting"] <= backlog["records"]
+    assert backlog["drain_over_direct"] == pytest.approx(backlog["drain_ms"] / backlog["direct_ms"])
+    assert re.search(r"^  backlog: 3 dataset uploads \(ours\) made while the emulator was stopped", out, re.M), out
     for op, ratio in report["ratios"].items():
         assert ratio["ours_over_floor"] == pytest.approx(ours[op]["median_ms"] / floor[op]["median_ms"])
         paired = [a / b for a, b in zip(ours[op]["ms"], floor[op]["ms"], strict=False)]

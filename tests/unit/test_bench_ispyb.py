@@ -91,8 +91,15 @@ def test_json_report_of_a_tiny_run():
         assert ratio["peak_stock_over_ours"] == pytest.approx(stock["median_peak_bytes"] / mine["median_peak_bytes"])
         assert ratio["peak_ours_over_floor"] == pytest.approx(mine["median_peak_bytes"] / low["median_peak_bytes"])
 
-    # Warm-ups (4 passes: ours has two) and measured passes (12), each with its own rows.
-    assert report["emulator_totals"] == {"DataCollection": 16 * 3, "Image": 16 * 7}
+    # The backlog: a round per measured round, each the 7 images written directly and the
+    # same 7 journalled during an outage and drained, on 3 collections of their own.
+    backlog = report["backlog"]
+    assert (backlog["rounds"], backlog["writes"], backlog["records"], backlog["waiting"]) == (2, 7, 7, 7)
+    assert backlog["direct_ms"] > 0 and backlog["drain_ms"] > 0
+    assert backlog["drain_over_direct"] == pytest.approx(backlog["drain_ms"] / backlog["direct_ms"])
+
+    # Warm-ups (4 passes: ours has two) and measured passes (12), each with its own rows; the backlog's.
+    assert report["emulator_totals"] == {"DataCollection": 16 * 3 + 3, "Image": 16 * 7 + 2 * 2 * 7}
 
 
 def test_table_report_of_a_tiny_run():
