@@ -23,8 +23,12 @@ Delivery outcomes:
   the error, kept for inspection, and the journal moves on. A record that
   refers to a failed record's provisional id fails too.
 
-A delivered record is never sent again. A record whose request reached the
-LIMS but whose answer was lost is sent again; deliveries that can look up
+Each record costs one commit: it is committed (its first attempt counted)
+before it is sent, and its delivered mark shares the next record's commit
+(or is committed alone shortly after, and at close). A crash can lose
+delivered marks, never a record. A record whose delivery was recorded is
+never sent again. A record whose request reached the LIMS but whose answer
+(or delivered mark) was lost is sent again; deliveries that can look up
 what an earlier attempt stored do so (``Checkpoint.previous_attempts``), the
 others may store it twice. One process delivers a journal (:meth:`Outbox.claim`).
 
