@@ -96,14 +96,8 @@ class Journal:
         On an error everything uncommitted is undone, deferred writes included
         (their records are pending again; see the class).
         """
-        if not self._open:
-            self.db.execute("BEGIN IMMEDIATE")
-            self._open = True
-        try:
+        with self.deferred():
             yield
-        except BaseException:
-            self.rollback()
-            raise
         self.commit()
 
     @contextmanager

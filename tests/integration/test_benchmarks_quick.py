@@ -20,6 +20,20 @@ pytestmark = pytest.mark.integration
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
 
 
+def run_tool(script: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Runs one script of tools/ from the checkout; it must exit 0."""
+    run = subprocess.run(
+        [sys.executable, str(TOOLS / script), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=TOOLS.parent,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run
+
+
 @pytest.mark.parametrize(
     "benchmark",
     ["bench_loader", "bench_ldap", "bench_ispyb", "bench_icat", "bench_mxlims", "bench_broker", "bench_outbox"],
@@ -27,15 +41,7 @@ TOOLS = Path(__file__).resolve().parents[2] / "tools"
 def test_benchmark_runs_quick_and_verifies_what_it_measured(benchmark: str) -> None:
     if benchmark == "bench_ldap":
         require_slapd()
-    run = subprocess.run(
-        [sys.executable, str(TOOLS / f"{benchmark}.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=TOOLS.parent,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    run = run_tool(f"{benchmark}.py", "--quick")
     verified = [line for line in run.stdout.splitlines() if line.strip().startswith("verified:")]
     assert verified, run.stdout[-3000:]
     assert "refusing to report" not in run.stdout
@@ -43,24 +49,7 @@ def test_benchmark_runs_quick_and_verifies_what_it_measured(benchmark: str) -> N
 
 def test_the_ispyb_layer_profile_runs_and_nests_its_layers() -> None:
     """tools/profile_ispyb_layers.py on a small run: each layer inside the one above it."""
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(TOOLS / "profile_ispyb_layers.py"),
-            "--samples",
-            "20",
-            "--collections",
-            "3",
-            "--images",
-            "7",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=TOOLS.parent,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    run = run_tool("profile_ispyb_layers.py", "--samples", "20", "--collections", "3", "--images", "7")
     rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in run.stdout.splitlines()[1:]}
     assert set(rows) == {"store", "update", "images"}, run.stdout
     for operation, times in rows.items():

@@ -10,17 +10,9 @@ import pytest
 from mxcubecore_lims.errors import LdapInvalidCredentialsError
 from mxcubecore_lims.HardwareObjects.LdapAuthenticator import LdapAuthenticator
 from mxcubecore_lims.ldap.pool import MAX_IDLE
+from tests.integration.test_ldap_authenticator import ALICE_PASSWORD, make_authenticator
 
 pytestmark = pytest.mark.integration
-
-ALICE_PASSWORD = "alice-secret"
-
-
-def make_authenticator(**keys: Any) -> LdapAuthenticator:
-    authenticator = LdapAuthenticator("ldapServer")
-    authenticator._config = LdapAuthenticator.HOConfig(**keys)
-    authenticator.init()
-    return authenticator
 
 
 def kept(authenticator: LdapAuthenticator, uri: str, role: str) -> list[Any]:
