@@ -140,6 +140,8 @@ class LdapAuthenticator(AbstractAuthenticator):
             settings = self.config.to_settings()
         except (ValueError, ValidationError) as error:
             raise LdapConfigError(f"LdapAuthenticator '{self.name}': {error}") from error
+        if self._client is not None:
+            self._client.close()  # initialised again: the kept connections of the old client go
         self._client = self._create_client(settings)
         # After the client exists: mxcubecore's init() reads every attribute.
         super().init()

@@ -79,3 +79,12 @@ def test_a_burst_of_concurrent_logins_all_succeed_and_few_connections_are_kept(s
     assert all(isinstance(g.exception, LdapInvalidCredentialsError) for g in wrong)
     for role in ("search", "bind"):
         assert 1 <= len(kept(authenticator, slapd_server.uri, role)) <= MAX_IDLE
+
+
+def test_initialising_again_closes_the_kept_connections(slapd_server: Any) -> None:
+    authenticator = make_authenticator(uris=slapd_server.uri, base_dn=f"ou=people,{slapd_server.base_dn}")
+    assert authenticator.authenticate("alice", ALICE_PASSWORD)
+    old = kept(authenticator, slapd_server.uri, "search") + kept(authenticator, slapd_server.uri, "bind")
+    authenticator.init()
+    assert old and all(connection.closed for connection in old)
+    assert authenticator.authenticate("alice", ALICE_PASSWORD)
