@@ -110,7 +110,3 @@ class ConnectionPool:
             idle.append(connection)
         else:
             self._discard(connection)
-
-    def idle(self, role: Role) -> int:
-        """Connections of ``role`` kept now (for tests and status)."""
-        return len(self._idle[role])
